@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+# Set-up is stamp-based: re-running reinstalls nothing unless a requirements file changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export RAG_HOME ?= .rag
+export RAG_DATA ?= ../shared/data
+
+.PHONY: run test ingest bench setup setup-dev browser clean
+
+run: setup ingest
+	$(PY) app.py
+
+test: setup-dev
+	$(PY) -m pytest -q
+
+ingest: setup
+	$(PY) -m rag ingest corpus --prune
+
+bench: setup-dev
+	$(PY) -m rag bench --report eval/reports
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch first, pinned, so nothing can pull a CUDA build in its place.
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	bash .ci/install-debian-packages
+	touch $@
+
+clean:
+	rm -rf $(VENV) .rag artifacts

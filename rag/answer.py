@@ -1,0 +1,175 @@
+"""Question -> grounded extractive answer: the sentences of the retrieved passages that answer it.
+
+Each answer unit is one sentence, or a quotation running over several sentences, of an article;
+it is cited as [n] with its exact character span. Units are scored by how well they match the
+question (dense cosine of the unit, coverage of the question's content words) and, for
+"what did X say" questions, whether X is the one speaking. When the best unit's support is under
+the calibrated threshold, or an entity the question names is absent, we refuse.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .citations import Citation
+from .sentences import sentence_spans
+from .store import PassageHit
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_STOP = frozenset("""a an the and or but if of on in at to for from by with about as into over
+after before under is are was were be been being do does did done doing have has had having
+what which who whom whose when where why how that this these those there here it its it's they them
+their he him his she her we us our you your i me my not no yes can could would should will shall
+may might must than then so such very just also any some all each more most other say said says
+tell told think thought mention mentioned according react respond""".split())
+_SPEECH = re.compile(r"\b(said|says|say|told|tells|added|adds|stated|states|according to|"
+                     r"noted|warned|argued|explained|insisted|claimed|asked|replied|declared|"
+                     r"announced|wrote|urged)\b", re.I)
+_SPEAKER_Q = re.compile(r"\bwhat (?:did|does|do|has|have|had) (.+?) (?:say|said|tell|told|think|"
+                        r"thinks|argue|claim|mention|warn|add|state|write|note)\b", re.I)
+_OPEN_QUOTES = "“\""
+_CLOSE_QUOTES = "”\""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    support: float = 0.0
+    notice: str | None = None
+    sentences: tuple[dict, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.text, "refused": self.refused,
+                "support": round(self.support, 4), "notice": self.notice,
+                "citations": [c.to_dict() for c in self.citations],
+                "sentences": list(self.sentences)}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A candidate answer unit: an exact span of an article."""
+    hit: PassageHit
+    start: int
+    end: int
+    text: str
+
+
+def stem(word: str) -> str:
+    w = word.lower().replace("’", "'")
+    for suffix in ("'s", "ies", "es", "s", "ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return w
+
+
+def content_terms(text: str) -> list[str]:
+    return [stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1]
+
+
+def speaker_of(question: str) -> list[str]:
+    """Name words of X in "what did X say ...", e.g. ["lavrov"] or ["wang", "yi"]."""
+    m = _SPEAKER_Q.search(question)
+    if not m:
+        return []
+    return [w.lower() for w in _WORD.findall(m.group(1)) if w.lower() not in _STOP]
+
+
+def _quote_balance(text: str) -> int:
+    """+1 when a sentence leaves a quotation open (so the next sentence continues it)."""
+    curly = text.count("“") - text.count("”")
+    straight = text.count('"') % 2
+    return 1 if curly > 0 or straight == 1 else 0
+
+
+def units_of(hits: list[PassageHit], article_text_of) -> list[Unit]:
+    """Split passages into sentences, merging sentences of one quotation; no duplicates."""
+    seen: set[tuple[str, int, int]] = set()
+    units: list[Unit] = []
+    for hit in hits:
+        text = article_text_of(hit.passage.article_id)
+        if text is None or text[hit.passage.start:hit.passage.end] != hit.passage.text:
+            continue   # the store and manifest disagree; never cite a span we cannot verify
+        spans = sentence_spans(text, hit.passage.start, hit.passage.end)
+        i = 0
+        while i < len(spans):
+            start, end = spans[i]
+            open_quote = _quote_balance(text[start:end])
+            while open_quote and i + 1 < len(spans) and "\n" not in text[end:spans[i + 1][0]]:
+                i += 1
+                end = spans[i][1]
+                open_quote = _quote_balance(text[start:end])
+            key = (hit.passage.article_id, start, end)
+            overlapping = any(k[0] == key[0] and k[1] < end and start < k[2] for k in seen)
+            if not overlapping:
+                seen.add(key)
+                units.append(Unit(hit, start, end, text[start:end]))
+            i += 1
+    return units
+
+
+def score_units(question: str, units: list[Unit], unit_vectors: np.ndarray,
+                question_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(relevance used to rank, support used to refuse) per unit."""
+    q_terms = set(content_terms(question))
+    speaker = speaker_of(question)
+    topic_terms = q_terms - {stem(w) for w in speaker}
+    dense = unit_vectors @ question_vector if len(units) else np.zeros(0)
+    relevance = np.zeros(len(units))
+    support = np.zeros(len(units))
+    for i, unit in enumerate(units):
+        u_terms = set(content_terms(unit.text))
+        coverage = len(q_terms & u_terms) / len(q_terms) if q_terms else 0.0
+        support[i] = 0.6 * dense[i] + 0.4 * coverage
+        relevance[i] = support[i]
+        if speaker:
+            lowered = unit.text.lower()
+            speaks = all(w in lowered for w in speaker[-1:]) and (
+                _SPEECH.search(unit.text) or any(q in unit.text for q in _OPEN_QUOTES))
+            on_topic = not topic_terms or bool(topic_terms & u_terms)
+            relevance[i] += 0.5 * bool(speaks) + 0.2 * bool(speaks and on_topic)
+    return relevance, support
+
+
+def missing_entities(question: str, units: list[Unit]) -> list[str]:
+    """Capitalised names in the question (not its first word) that no retrieved unit contains."""
+    words = _WORD.findall(question)
+    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in _STOP]
+    corpus = " ".join(u.text for u in units).lower()
+    return [w for w in names if w.lower().replace("’", "'").rstrip("'s") not in corpus]
+
+
+def build_answer(question: str, hits: list[PassageHit], article_text_of, embedder,
+                 max_units: int = 3, refuse_below: float = 0.45) -> Answer:
+    units = units_of(hits, article_text_of)
+    if not units:
+        return Answer(question, "I found nothing in the archive about that.", True)
+    vectors = np.asarray(embedder.embed_texts([u.text for u in units]), dtype=float)
+    q_vec = np.asarray(embedder.embed_query(question), dtype=float)
+    relevance, support = score_units(question, units, vectors, q_vec)
+    best_support = float(support.max())
+    absent = missing_entities(question, units)
+    if best_support < refuse_below or absent:
+        why = (f"nothing mentions {', '.join(absent)}" if absent
+               else "no passage supports an answer closely enough")
+        return Answer(question, f"I can't answer that from the archive: {why}.", True,
+                      support=best_support)
+
+    order = np.argsort(-relevance)
+    chosen = [int(i) for i in order[:max_units] if relevance[i] >= 0.75 * relevance[order[0]]]
+    chosen.sort(key=lambda i: (units[i].hit.passage.article_id, units[i].start))
+    citations, parts, sentences = [], [], []
+    for n, i in enumerate(chosen, start=1):
+        u = units[i]
+        citations.append(Citation(n=n, article_id=u.hit.passage.article_id, title=u.hit.title,
+                                  published=u.hit.published, source=u.hit.source, url=u.hit.url,
+                                  quote=u.text, start=u.start, end=u.end,
+                                  passage_id=u.hit.passage.id))
+        parts.append(f"{u.text} [{n}]")
+        sentences.append({"text": u.text, "citations": [n], "supported": True})
+    return Answer(question, " ".join(parts), False, tuple(citations), best_support,
+                  sentences=tuple(sentences))

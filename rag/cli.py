@@ -1,0 +1,155 @@
+"""`python -m rag ...`: readable output by default, exactly one JSON document with --json.
+
+Progress and logs go to stderr, so scripts can parse stdout as it is.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from .config import Settings, apply_offline_env
+
+
+def _emit(args, payload, human) -> None:
+    if args.json:
+        json.dump(payload, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(human(payload))
+
+
+def _progress_bar(args):
+    from tqdm import tqdm
+    bar = {"tqdm": None}
+
+    def update(done: int, total: int) -> None:
+        if bar["tqdm"] is None:
+            bar["tqdm"] = tqdm(total=total, unit="passage", file=sys.stderr, dynamic_ncols=True,
+                               desc="embedding")
+        bar["tqdm"].update(done - bar["tqdm"].n)
+        if done >= total:
+            bar["tqdm"].close()
+    return update
+
+
+def _filters(args):
+    from .retrieve import Filters
+    return Filters(article_ids=tuple(args.article or ()), source=args.source,
+                   since=args.since, until=args.until)
+
+
+def cmd_ingest(args, pipeline) -> int:
+    paths = [Path(p) for p in args.paths] or [pipeline.settings.corpus]
+    report = pipeline.ingest(paths, prune=args.prune, progress=_progress_bar(args))
+
+    def human(d):
+        lines = [f"added {d['added']}, updated {d['updated']}, unchanged {d['unchanged']}, "
+                 f"removed {d['removed']}; store: {d['articles']} articles, {d['passages']} passages"]
+        lines += [f"duplicate: {x['path']} is the same article as {x['same_as']}" for x in d["duplicates"]]
+        lines += [f"FAILED {x['path']}: {x['error']}" for x in d["failed"]]
+        return "\n".join(lines)
+    _emit(args, report.to_dict(), human)
+    return 1 if report.failed else 0
+
+
+def cmd_articles(args, pipeline) -> int:
+    rows = [{"id": r.article.id, "title": r.article.title, "published": r.article.published,
+             "author": r.article.author, "source": r.article.source, "url": r.article.url,
+             "passages": r.passages} for r in pipeline.articles()]
+    _emit(args, rows, lambda rs: "\n".join(
+        f"{r['id']}  {(r['published'] or '')[:10]:10}  {r['title']}  ({r['passages']} passages)"
+        for r in rs) or "(no articles)")
+    return 0
+
+
+def cmd_show(args, pipeline) -> int:
+    record = pipeline.article(args.id)
+    if record is None:
+        print(f"no article with id {args.id!r}", file=sys.stderr)
+        return 1
+    a = record.article
+    payload = {"id": a.id, "title": a.title, "published": a.published, "modified": a.modified,
+               "author": a.author, "source": a.source, "url": a.url, "category": a.category,
+               "text": a.text}
+    _emit(args, payload, lambda d: f"{d['title']}\n{d['published'] or ''}  {d['author'] or ''}  "
+                                   f"{d['source'] or ''}\n\n{d['text']}")
+    return 0
+
+
+def cmd_ask(args, pipeline) -> int:
+    answer = pipeline.ask(args.question, k=args.k, filters=_filters(args))
+
+    def human(d):
+        out = [textwrap.fill(d["answer"], 100)]
+        for c in d["citations"]:
+            out.append(f"[{c['n']}] {c['title']} ({(c['published'] or 'undated')[:10]}, "
+                       f"{c['source'] or 'unknown source'}) chars {c['start']}-{c['end']}")
+        return "\n".join(out)
+    _emit(args, answer.to_dict(), human)
+    return 0
+
+
+def cmd_delete(args, pipeline) -> int:
+    ok = pipeline.delete(args.id)
+    _emit(args, {"id": args.id, "deleted": ok},
+          lambda d: f"deleted {d['id']}" if d["deleted"] else f"no article with id {d['id']!r}")
+    return 0 if ok else 1
+
+
+def cmd_check(args, pipeline) -> int:
+    from .store import consistency_problems
+    problems = consistency_problems(pipeline.store)
+    _emit(args, {"ok": not problems, "problems": problems},
+          lambda d: "store is consistent" if d["ok"] else "\n".join(d["problems"]))
+    return 0 if not problems else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help_):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("ingest", cmd_ingest, "sync files or folders into the store (default: corpus/)")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--prune", action="store_true", help="delete articles whose source is gone")
+    command("articles", cmd_articles, "list stored articles")
+    p = command("show", cmd_show, "print one article's cleaned text and metadata")
+    p.add_argument("id")
+    p = command("ask", cmd_ask, "answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=None, help="passages to read (default RAG_TOP_K)")
+    p.add_argument("--article", action="append", help="only this article id (repeatable)")
+    p.add_argument("--source")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD")
+    p = command("delete", cmd_delete, "delete an article and its passages")
+    p.add_argument("id")
+    command("check", cmd_check, "check the store's invariants")
+    return parser
+
+
+def main(argv: list[str] | None = None, pipeline=None) -> int:
+    """Run one command; tests may pass a ready `pipeline` to reuse a loaded model."""
+    apply_offline_env()
+    args = build_parser().parse_args(argv)
+    from .embedding import ModelIntegrityError
+    from .pipeline import InputError, Pipeline
+    from .store import StoreMismatchError
+    try:
+        if pipeline is None:
+            pipeline = Pipeline(Settings.from_env()).open()
+        return args.func(args, pipeline)
+    except (InputError, ValueError, ModelIntegrityError, StoreMismatchError) as exc:
+        if args.json:
+            json.dump({"error": str(exc)}, sys.stdout)
+            sys.stdout.write("\n")
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,103 @@
+"""The one assembly point: build embedder, store and retriever from Settings, once per process.
+
+The CLI, the UI, the eval suite and the tests all go through `Pipeline`; none re-implements a
+stage. Construction is cheap; `open()` opens the store, and the model loads on first use.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from .answer import Answer, build_answer
+from .config import Settings
+from .embedding import Embedder
+from .ingest import IngestReport, Progress, sync
+from .retrieve import Filters, HybridRetriever
+from .store import ArticleRecord, Store
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class InputError(ValueError):
+    """Bad user input, reported as a clear message (never a stack trace)."""
+
+
+def clean_question(question: str) -> str:
+    if not isinstance(question, str):
+        raise InputError("question: expected text")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"question: too long ({len(question)} characters; "
+                         f"the limit is {MAX_QUESTION_CHARS})")
+    cleaned = " ".join(_CONTROL.sub(" ", question).split())
+    if not cleaned:
+        raise InputError("question: empty")
+    return cleaned
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, embedder=None):
+        self.settings = settings
+        self.embedder = embedder if embedder is not None else Embedder(settings)
+        self.store = Store(settings, self.embedder.name, self.embedder.backend)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self._article_text = lru_cache(maxsize=512)(self._load_text)
+
+    def open(self) -> "Pipeline":
+        self.store.open()
+        return self
+
+    # -- articles ------------------------------------------------------------------------
+    def ingest(self, paths: list[Path] | None = None, *, prune: bool = False,
+               progress: Progress | None = None) -> IngestReport:
+        report = sync(paths or [self.settings.corpus], self.store, self.embedder, self.settings,
+                      prune=prune, progress=progress)
+        if report.added or report.updated or report.removed or self.retriever.bm25 is None:
+            self._changed()
+        return report
+
+    def articles(self) -> list[ArticleRecord]:
+        return sorted(self.store.records(status="ready"),
+                      key=lambda r: (r.article.published or "", r.article.id), reverse=True)
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        record = self.store.get_record(article_id)
+        return record if record and record.status == "ready" else None
+
+    def delete(self, article_id: str) -> bool:
+        if self.article(article_id) is None:
+            return False
+        from .ingest import writer_lock
+        with writer_lock(self.settings):
+            self.store.delete_article(article_id)
+        self._changed()
+        return True
+
+    def _changed(self) -> None:
+        self._article_text.cache_clear()
+        self.retriever.refresh()
+
+    def _load_text(self, article_id: str) -> str | None:
+        record = self.store.get_record(article_id)
+        return record.article.text if record and record.status == "ready" else None
+
+    def article_text(self, article_id: str) -> str | None:
+        return self._article_text(article_id)
+
+    # -- questions -----------------------------------------------------------------------
+    def ask(self, question: str, *, k: int | None = None,
+            filters: Filters = Filters()) -> Answer:
+        question = clean_question(question)
+        hits = self.retriever.search(question, k or self.settings.top_k, filters)
+        return build_answer(question, hits, self.article_text, self.embedder,
+                            max_units=self.settings.answer_sentences,
+                            refuse_below=self.settings.refuse_below)
+
+    def warm_up(self) -> "Pipeline":
+        """Load the model and BM25 now rather than on the first question."""
+        self.open()
+        self.embedder.load()
+        if self.retriever.bm25 is None:
+            self.retriever.refresh()
+        return self

@@ -1,0 +1,150 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (llama-index's BM25Retriever), fused by reciprocal rank.
+
+Metadata filters (article ids, source, date range) apply to both retrievers: Chroma gets them as
+llama-index MetadataFilters, BM25 as a per-query weight mask over its corpus.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .chunking import embedding_text
+from .store import PassageHit, Store, date_key
+
+
+@dataclass(frozen=True)
+class Filters:
+    article_ids: tuple[str, ...] = ()
+    source: str | None = None
+    since: str | None = None       # YYYY-MM-DD, inclusive
+    until: str | None = None
+
+    def __post_init__(self):
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value and date_key(value) == 0:
+                raise ValueError(f"--{name} {value!r}: expected a date as YYYY-MM-DD")
+
+    @property
+    def empty(self) -> bool:
+        return not (self.article_ids or self.source or self.since or self.until)
+
+    def accepts(self, article_id: str, source: str | None, published_key: int) -> bool:
+        if self.article_ids and article_id not in self.article_ids:
+            return False
+        if self.source and source != self.source:
+            return False
+        if self.since and published_key < date_key(self.since):
+            return False
+        if self.until and (published_key == 0 or published_key > date_key(self.until)):
+            return False
+        return True
+
+    def to_llama(self):
+        from llama_index.core.vector_stores.types import (FilterCondition, FilterOperator,
+                                                          MetadataFilter, MetadataFilters)
+        parts = []
+        if self.article_ids:
+            parts.append(MetadataFilter(key="article_id", value=list(self.article_ids),
+                                        operator=FilterOperator.IN))
+        if self.source:
+            parts.append(MetadataFilter(key="source", value=self.source))
+        if self.since:
+            parts.append(MetadataFilter(key="published_key", value=date_key(self.since),
+                                        operator=FilterOperator.GTE))
+        if self.until:
+            parts.append(MetadataFilter(key="published_key", value=date_key(self.until),
+                                        operator=FilterOperator.LTE))
+            parts.append(MetadataFilter(key="published_key", value=0, operator=FilterOperator.GT))
+        return MetadataFilters(filters=parts, condition=FilterCondition.AND) if parts else None
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+class Bm25Index:
+    """BM25 over every stored passage (title + text), rebuilt from the store after a sync."""
+
+    def __init__(self, hits: list[PassageHit], published_keys: list[int]):
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        self.hits = hits
+        self._keys = published_keys
+        self._position = {h.passage.id: i for i, h in enumerate(hits)}
+        self._retriever = None
+        if hits:
+            nodes = [TextNode(id_=h.passage.id, text=embedding_text(h.title, h.passage.text))
+                     for h in hits]
+            self._retriever = BM25Retriever(nodes=nodes, similarity_top_k=10)
+
+    @classmethod
+    def from_store(cls, store: Store) -> "Bm25Index":
+        hits, keys = [], []
+        for hit in store.iter_passages():
+            hits.append(hit)
+        for hit in hits:
+            keys.append(date_key(hit.published))
+        return cls(hits, keys)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def search(self, question: str, k: int, filters: Filters) -> list[PassageHit]:
+        if self._retriever is None:
+            return []
+        r = self._retriever
+        r.similarity_top_k = min(k, len(self.hits))
+        r.corpus_weight_mask = None
+        if not filters.empty:
+            mask = [int(filters.accepts(h.passage.article_id, h.source, key))
+                    for h, key in zip(self.hits, self._keys)]
+            if not any(mask):
+                return []
+            r.corpus_weight_mask = mask
+        found = []
+        for nws in r.retrieve(question):
+            if nws.score and nws.score > 0:
+                hit = self.hits[self._position[nws.node.node_id]]
+                found.append(PassageHit(hit.passage, hit.title, hit.published, hit.source,
+                                        hit.url, float(nws.score)))
+        return found
+
+
+class HybridRetriever:
+    def __init__(self, store: Store, embedder, settings):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.bm25: Bm25Index | None = None
+
+    def refresh(self) -> None:
+        """Re-read the store into BM25 (after an ingest or a delete)."""
+        self.bm25 = Bm25Index.from_store(self.store)
+
+    def dense(self, question: str, k: int, filters: Filters,
+              query_vector: list[float] | None = None) -> list[PassageHit]:
+        vector = query_vector or self.embedder.embed_query(question)
+        return self.store.dense_search(vector, k, filters.to_llama())
+
+    def sparse(self, question: str, k: int, filters: Filters) -> list[PassageHit]:
+        if self.bm25 is None:
+            self.refresh()
+        return self.bm25.search(question, k, filters)
+
+    def search(self, question: str, k: int | None = None, filters: Filters = Filters(),
+               query_vector: list[float] | None = None) -> list[PassageHit]:
+        """Top-k passages by RRF of dense and BM25 rankings; each keeps its dense cosine."""
+        k = k or self.settings.top_k
+        depth = max(self.settings.candidate_k, k)
+        dense = self.dense(question, depth, filters, query_vector)
+        sparse = self.sparse(question, depth, filters)
+        by_id = {h.passage.id: h for h in sparse}
+        by_id.update({h.passage.id: h for h in dense})   # dense hits carry the cosine score
+        fused = reciprocal_rank_fusion([[h.passage.id for h in dense],
+                                        [h.passage.id for h in sparse]], self.settings.rrf_k)
+        return [by_id[pid] for pid, _ in fused[:k]]

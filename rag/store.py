@@ -1,0 +1,279 @@
+"""Chroma (embedded or server) holding passages and the per-article manifest.
+
+Two collections:
+- `passages`: one vector per passage, used through llama-index's ChromaVectorStore;
+- `articles`: the manifest, one record per article (cleaned text, metadata, content hash,
+  status). Keeping it in Chroma means several app workers against one Chroma server share it.
+
+Write protocol per article (crash safety): mark the record `pending` -> delete its old passages
+-> add the new ones in batches -> mark it `ready` with its content hash. A crash at any point
+leaves `pending`, which never counts as unchanged; the next sync removes or redoes it.
+Rows from Chroma and nodes from llama-index are converted to our dataclasses here and only here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from .articles import Article
+from .chunking import Passage
+from .config import Settings, apply_offline_env
+
+SCHEMA_VERSION = 1
+PASSAGES = "passages"
+ARTICLES = "articles"
+_ARTICLE_FIELDS = ("title", "published", "modified", "author", "source", "url", "category", "path")
+_GET_PAGE = 5000
+
+
+class StoreMismatchError(RuntimeError):
+    """The store was built by another schema version or embedding model."""
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    article: Article
+    content_hash: str
+    passages: int
+    status: str          # "ready" | "pending"
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    passage: Passage
+    title: str
+    published: str | None
+    source: str | None
+    url: str | None
+    score: float         # cosine similarity for dense hits, raw score otherwise
+
+
+def date_key(value: str | None) -> int:
+    """YYYYMMDD as an int, for range filters in Chroma (0 when there is no date)."""
+    if not value:
+        return 0
+    try:
+        return int(dt.date.fromisoformat(value[:10]).strftime("%Y%m%d"))
+    except ValueError:
+        return 0
+
+
+class Store:
+    def __init__(self, settings: Settings, embed_model_name: str, embed_backend: str = "torch"):
+        self.settings = settings
+        self.signature = {"rag_schema": SCHEMA_VERSION, "embed_model": embed_model_name,
+                          "embed_backend": embed_backend}
+        self._client = None
+        self.passages = None      # chromadb Collection
+        self.articles = None      # chromadb Collection (manifest)
+        self.vector_store = None  # llama-index ChromaVectorStore over `passages`
+
+    # -- opening -------------------------------------------------------------------------
+    def open(self) -> "Store":
+        if self._client is not None:
+            return self
+        apply_offline_env()
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        url = self.settings.chroma_url
+        if url:
+            from urllib.parse import urlparse
+            u = urlparse(url)
+            self._client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000,
+                                               ssl=u.scheme == "https", settings=chroma_settings)
+        else:
+            self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(self.settings.chroma_dir),
+                                                     settings=chroma_settings)
+        meta = {"hnsw:space": "cosine", **self.signature}
+        self.passages = self._client.get_or_create_collection(
+            PASSAGES, metadata=meta, embedding_function=None)
+        self.articles = self._client.get_or_create_collection(
+            ARTICLES, metadata={"rag_schema": SCHEMA_VERSION}, embedding_function=None)
+        self._check_signature()
+        self.vector_store = ChromaVectorStore(chroma_collection=self.passages)
+        return self
+
+    def _check_signature(self) -> None:
+        found = self.passages.metadata or {}
+        for key, want in self.signature.items():
+            if found.get(key) != want:
+                where = self.settings.chroma_url or self.settings.chroma_dir
+                raise StoreMismatchError(
+                    f"the store at {where} was built with {key}={found.get(key)!r}, but this "
+                    f"configuration uses {want!r}; vectors of different models or versions never "
+                    "mix. Run `python -m rag reindex` to rebuild it from the stored articles.")
+
+    def drop_passages(self) -> None:
+        """Delete the passage collection (reindex); the manifest keeps the articles' text."""
+        self._client.delete_collection(PASSAGES)
+        self.passages = self._client.get_or_create_collection(
+            PASSAGES, metadata={"hnsw:space": "cosine", **self.signature}, embedding_function=None)
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+        self.vector_store = ChromaVectorStore(chroma_collection=self.passages)
+
+    @classmethod
+    def reset_signature(cls, settings: Settings) -> None:
+        """Drop the passages of a store built with another model (reindex rebuilds them)."""
+        apply_offline_env()
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        client = chromadb.PersistentClient(path=str(settings.chroma_dir),
+                                           settings=ChromaSettings(anonymized_telemetry=False))
+        if PASSAGES in [c.name for c in client.list_collections()]:
+            client.delete_collection(PASSAGES)
+
+    # -- manifest ------------------------------------------------------------------------
+    def _record_from_row(self, rid: str, meta: dict, text: str | None) -> ArticleRecord:
+        fields = {f: meta.get(f) or None for f in _ARTICLE_FIELDS}
+        article = Article(id=rid, text=text or "", **{**fields, "title": meta.get("title", "")})
+        return ArticleRecord(article=article, content_hash=meta.get("content_hash", ""),
+                             passages=int(meta.get("passages", 0)), status=meta.get("status", ""))
+
+    def get_record(self, article_id: str, with_text: bool = True) -> ArticleRecord | None:
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        got = self.articles.get(ids=[article_id], include=include)
+        if not got["ids"]:
+            return None
+        text = got["documents"][0] if with_text else None
+        return self._record_from_row(got["ids"][0], got["metadatas"][0], text)
+
+    def records(self, status: str | None = "ready", with_text: bool = False) -> list[ArticleRecord]:
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        where = {"status": status} if status else None
+        out: list[ArticleRecord] = []
+        offset = 0
+        while True:
+            got = self.articles.get(where=where, include=include, limit=_GET_PAGE, offset=offset)
+            for i, rid in enumerate(got["ids"]):
+                text = got["documents"][i] if with_text else None
+                out.append(self._record_from_row(rid, got["metadatas"][i], text))
+            if len(got["ids"]) < _GET_PAGE:
+                return out
+            offset += _GET_PAGE
+
+    def hashes(self) -> dict[str, tuple[str, str]]:
+        """article id -> (content hash, status), for the sync's unchanged check."""
+        return {r.article.id: (r.content_hash, r.status) for r in self.records(status=None)}
+
+    def _put_record(self, article: Article, content_hash: str, passages: int, status: str) -> None:
+        meta = {f: getattr(article, f) for f in _ARTICLE_FIELDS if getattr(article, f)}
+        meta.update(title=article.title, content_hash=content_hash, passages=passages,
+                    status=status, published_key=date_key(article.published))
+        # The manifest needs no vector; Chroma requires one, so every record gets the same.
+        self.articles.upsert(ids=[article.id], documents=[article.text], metadatas=[meta],
+                             embeddings=[[1.0]])
+
+    def mark_pending(self, article: Article) -> None:
+        self._put_record(article, "", 0, "pending")
+
+    def mark_ready(self, article: Article, passages: int) -> None:
+        self._put_record(article, article.content_hash, passages, "ready")
+
+    def delete_article(self, article_id: str) -> None:
+        self.delete_passages(article_id)
+        self.articles.delete(ids=[article_id])
+
+    # -- passages ------------------------------------------------------------------------
+    def delete_passages(self, article_id: str) -> None:
+        self.vector_store.delete(ref_doc_id=article_id)
+
+    def add_passages(self, article: Article, passages: list[Passage],
+                     embeddings: list[list[float]]) -> None:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        nodes = []
+        for p, vector in zip(passages, embeddings, strict=True):
+            meta = {"article_id": article.id, "index": p.index, "start": p.start, "end": p.end,
+                    "title": article.title, "published_key": date_key(article.published)}
+            for key in ("published", "source", "url"):
+                if getattr(article, key):
+                    meta[key] = getattr(article, key)
+            node = TextNode(id_=p.id, text=p.text, metadata=meta, embedding=list(vector),
+                            excluded_embed_metadata_keys=list(meta),
+                            excluded_llm_metadata_keys=list(meta),
+                            relationships={NodeRelationship.SOURCE:
+                                           RelatedNodeInfo(node_id=article.id)})
+            nodes.append(node)
+        self.vector_store.add(nodes)
+
+    def passage_count(self) -> int:
+        return self.passages.count()
+
+    def iter_passages(self, where: dict | None = None) -> Iterator[PassageHit]:
+        """Every stored passage (BM25 index build, consistency checks), in pages."""
+        offset = 0
+        while True:
+            got = self.passages.get(where=where, include=["documents", "metadatas"],
+                                    limit=_GET_PAGE, offset=offset)
+            for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield hit_from_row(pid, text, meta, 0.0)
+            if len(got["ids"]) < _GET_PAGE:
+                return
+            offset += _GET_PAGE
+
+    def dense_search(self, embedding: list[float], k: int, filters=None) -> list[PassageHit]:
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        k = min(k, self.passage_count())
+        if k <= 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=embedding, similarity_top_k=k, filters=filters))
+        return [hit_from_node(node, sim) for node, sim in zip(result.nodes, result.similarities)]
+
+
+def hit_from_row(pid: str, text: str, meta: dict, score: float) -> PassageHit:
+    passage = Passage(id=pid, article_id=meta["article_id"], index=int(meta["index"]),
+                      start=int(meta["start"]), end=int(meta["end"]), text=text)
+    return PassageHit(passage=passage, title=meta.get("title", ""),
+                      published=meta.get("published"), source=meta.get("source"),
+                      url=meta.get("url"), score=score)
+
+
+def hit_from_node(node, similarity: float) -> PassageHit:
+    """llama-index's Chroma store reports exp(-distance); with cosine space, cos = 1 - distance."""
+    import math
+    cosine = 1.0 + math.log(similarity) if similarity > 0 else -1.0
+    return hit_from_row(node.node_id, node.get_content(), node.metadata, cosine)
+
+
+def consistency_problems(store: Store) -> list[str]:
+    """Invariants a healthy store keeps (used by tests and `python -m rag check`)."""
+    problems: list[str] = []
+    records = {r.article.id: r for r in store.records(status=None)}
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    for hit in store.iter_passages():
+        pid = hit.passage.id
+        if pid in seen:
+            problems.append(f"duplicate passage id {pid}")
+        seen.add(pid)
+        counts[hit.passage.article_id] = counts.get(hit.passage.article_id, 0) + 1
+    for aid, n in counts.items():
+        rec = records.get(aid)
+        if rec is None:
+            problems.append(f"{n} orphaned passages of unknown article {aid}")
+        elif rec.status != "ready":
+            problems.append(f"article {aid} is {rec.status} but has {n} passages")
+        elif rec.passages != n:
+            problems.append(f"article {aid}: manifest says {rec.passages} passages, store has {n}")
+    for aid, rec in records.items():
+        if rec.status == "ready" and rec.passages and aid not in counts:
+            problems.append(f"article {aid}: manifest says {rec.passages} passages, store has 0")
+    return problems
+
+
+def iter_batches(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,64 @@
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from rag.config import Settings, apply_offline_env  # noqa: E402
+
+apply_offline_env()
+SEED = ROOT / "corpus" / "000_066ea528e0fa7fc5.txt"
+DATA = Path(os.environ.get("RAG_DATA", ROOT.parent / "shared" / "data"))
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def block_network(monkeypatch):
+    """Any connection outside loopback fails the test that made it."""
+    real_connect = socket.socket.connect
+    attempts = []
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in LOOPBACK:
+            attempts.append(address)
+            raise NetworkBlocked(f"test tried to reach {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield attempts
+    assert not attempts, f"network access attempted: {attempts}"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", corpus=ROOT / "corpus", data=DATA)
+
+
+@pytest.fixture
+def fake_pipeline(settings):
+    from fakes import FakeEmbedder
+    from rag.pipeline import Pipeline
+    return Pipeline(settings, embedder=FakeEmbedder()).open()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.embedding import Embedder
+    return Embedder(Settings()).load()
+
+
+@pytest.fixture
+def real_pipeline(tmp_path, real_embedder):
+    from rag.pipeline import Pipeline
+    s = Settings(home=tmp_path / "home", corpus=ROOT / "corpus", data=DATA)
+    return Pipeline(s, embedder=real_embedder).open()
