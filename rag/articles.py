@@ -52,12 +52,10 @@ TITLE_MAX_CHARS = 90
 # Field names recognised in YAML front matter and jsonl records; the first non-empty wins.
 _TEXT_KEYS = ("body", "text", "article", "content")
 _FIELD_KEYS = {
-    "title": ("title", "headline"),
+    "title": ("title", "headline"), "author": ("author", "authors", "byline"),
     "published": ("date", "published", "published_at", "publish_date", "pubdate"),
     "modified": ("modified", "updated", "modified_at", "updated_at"),
-    "author": ("author", "authors", "byline"),
-    "source": ("source", "site", "publisher", "sitename"),
-    "url": ("url", "link"),
+    "source": ("source", "site", "publisher", "sitename"), "url": ("url", "link"),
     "category": ("category", "categories", "section"),
 }
 

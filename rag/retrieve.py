@@ -80,7 +80,7 @@ class Bm25Index:
         if hits:
             nodes = [TextNode(id_=h.passage.id, text=embedding_text(h.title, h.passage.text))
                      for h in hits]
-            self._retriever = BM25Retriever(nodes=nodes, similarity_top_k=10)
+            self._retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(10, len(nodes)))
 
     @classmethod
     def from_store(cls, store: Store) -> "Bm25Index":
