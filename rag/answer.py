@@ -42,9 +42,14 @@ class Answer:
     support: float = 0.0
     notice: str | None = None
     sentences: tuple[dict, ...] = field(default=())
+    standalone_question: str | None = None   # what was retrieved for, after follow-up handling
+    refusal_reason: str | None = None        # "nothing-retrieved" | "missing-entity" | "low-support"
+    mode: str = "extractive"                 # "extractive" | "generative"
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "refused": self.refused,
+                "standalone_question": self.standalone_question, "mode": self.mode,
+                "refusal_reason": self.refusal_reason,
                 "support": round(self.support, 4), "notice": self.notice,
                 "citations": [c.to_dict() for c in self.citations],
                 "sentences": list(self.sentences)}
@@ -57,6 +62,7 @@ class Unit:
     start: int
     end: int
     text: str
+    lead: str = ""     # the article text just before the unit (this and the previous paragraph)
 
 
 def stem(word: str) -> str:
@@ -76,7 +82,9 @@ def speaker_of(question: str) -> list[str]:
     m = _SPEAKER_Q.search(question)
     if not m:
         return []
-    return [w.lower() for w in _WORD.findall(m.group(1)) if w.lower() not in _STOP]
+    # "the US" is a speaker, "us" is not: capitalised words count even when they are stopwords.
+    return [w.lower() for w in _WORD.findall(m.group(1))
+            if w.lower() not in _STOP or (w.isupper() and len(w) > 1)]
 
 
 def _quote_balance(text: str) -> int:
@@ -107,7 +115,9 @@ def units_of(hits: list[PassageHit], article_text_of) -> list[Unit]:
             overlapping = any(k[0] == key[0] and k[1] < end and start < k[2] for k in seen)
             if not overlapping:
                 seen.add(key)
-                units.append(Unit(hit, start, end, text[start:end]))
+                para = text.rfind("\n\n", 0, start)
+                lead_from = text.rfind("\n\n", 0, para) if para > 0 else 0
+                units.append(Unit(hit, start, end, text[start:end], text[max(lead_from, 0):start]))
             i += 1
     return units
 
@@ -127,12 +137,50 @@ def score_units(question: str, units: list[Unit], unit_vectors: np.ndarray,
         support[i] = 0.6 * dense[i] + 0.4 * coverage
         relevance[i] = support[i]
         if speaker:
-            lowered = unit.text.lower()
-            speaks = all(w in lowered for w in speaker[-1:]) and (
-                _SPEECH.search(unit.text) or any(q in unit.text for q in _OPEN_QUOTES))
+            speaks = speaks_in(unit, speaker)
             on_topic = not topic_terms or bool(topic_terms & u_terms)
-            relevance[i] += 0.5 * bool(speaks) + 0.2 * bool(speaks and on_topic)
+            quoted = any(q in unit.text for q in _OPEN_QUOTES)
+            # "What did X say" asks for X's own words: direct quotes rank above reported speech.
+            relevance[i] += speaks * (0.5 + 0.2 * on_topic + 0.15 * quoted)
     return relevance, support
+
+
+_PRONOUN_SPEECH = re.compile(r"\b(he|she)\s+(said|says|told|tells|added|adds|warned|argued|"
+                             r"insisted|explained|noted|stated|claimed|conceded)\b|"
+                             r"\b(said|says|added|told)\s+(he|she)\b", re.I)
+_QUOTED = re.compile(r"[“\"][^”\"]*(?:[”\"]|$)")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
+
+
+def _outside_quotes(text: str) -> str:
+    return _QUOTED.sub(" ", text)
+
+
+def _previous_sentence(lead: str) -> str:
+    """The sentence before the unit, within its paragraph (or the end of the previous one)."""
+    tail = lead.rstrip()
+    cut = max(tail.rfind(". ", 0, len(tail) - 1), tail.rfind("\n"))
+    return tail[cut + 1:].strip()
+
+
+def speaks_in(unit: Unit, speaker: list[str]) -> bool:
+    """Is the unit a statement by the speaker? Either the speaker is named outside the quoted
+    words with a speech verb or a quotation ("..., said Sergey Lavrov"), or the unit is a quote
+    or a "he said" whose speaker is named just before: the lead ends with "Lavrov said:" or the
+    previous sentence's subject (its first name) is the speaker."""
+    surname = speaker[-1]
+    outside = _outside_quotes(unit.text)
+    quoted = outside != unit.text
+    if surname in outside.lower():
+        return bool(_SPEECH.search(outside)) or quoted
+    if not (quoted or _PRONOUN_SPEECH.search(outside)):
+        return False
+    lead_end = unit.lead.rstrip()[-80:].lower()
+    if lead_end.endswith(":") and surname in lead_end:
+        return True
+    previous = _previous_sentence(unit.lead)
+    names = [n.lower() for n in _NAME.findall(previous) if n.lower() not in _STOP]
+    return bool(names) and surname in names[:3]
 
 
 def missing_entities(question: str, units: list[Unit]) -> list[str]:
@@ -143,11 +191,27 @@ def missing_entities(question: str, units: list[Unit]) -> list[str]:
     return [w for w in names if w.lower().replace("’", "'").rstrip("'s") not in corpus]
 
 
+def merge_adjacent(units: list[Unit], article_text_of) -> list[Unit]:
+    """Units that follow each other in one article become one span (one citation)."""
+    merged: list[Unit] = []
+    for u in units:
+        prev = merged[-1] if merged else None
+        if prev and prev.hit.passage.article_id == u.hit.passage.article_id and u.start >= prev.end:
+            text = article_text_of(u.hit.passage.article_id)
+            gap = text[prev.end:u.start]
+            if not gap.strip() and "\n" not in gap:       # same paragraph, nothing in between
+                merged[-1] = Unit(prev.hit, prev.start, u.end, text[prev.start:u.end], prev.lead)
+                continue
+        merged.append(u)
+    return merged
+
+
 def build_answer(question: str, hits: list[PassageHit], article_text_of, embedder,
                  max_units: int = 3, refuse_below: float = 0.45) -> Answer:
     units = units_of(hits, article_text_of)
     if not units:
-        return Answer(question, "I found nothing in the archive about that.", True)
+        return Answer(question, "I found nothing in the archive about that.", True,
+                      refusal_reason="nothing-retrieved")
     vectors = np.asarray(embedder.embed_texts([u.text for u in units]), dtype=float)
     q_vec = np.asarray(embedder.embed_query(question), dtype=float)
     relevance, support = score_units(question, units, vectors, q_vec)
@@ -157,14 +221,18 @@ def build_answer(question: str, hits: list[PassageHit], article_text_of, embedde
         why = (f"nothing mentions {', '.join(absent)}" if absent
                else "no passage supports an answer closely enough")
         return Answer(question, f"I can't answer that from the archive: {why}.", True,
-                      support=best_support)
+                      support=best_support,
+                      refusal_reason="missing-entity" if absent else "low-support")
 
-    order = np.argsort(-relevance)
-    chosen = [int(i) for i in order[:max_units] if relevance[i] >= 0.75 * relevance[order[0]]]
+    order = [int(i) for i in np.argsort(-relevance)]
+    speaker = speaker_of(question)
+    if speaker and any(speaks_in(units[i], speaker) for i in order):
+        # A "what did X say" question is answered with X's own statements only.
+        order = [i for i in order if speaks_in(units[i], speaker)]
+    chosen = [i for i in order[:max_units] if relevance[i] >= 0.7 * relevance[order[0]]]
     chosen.sort(key=lambda i: (units[i].hit.passage.article_id, units[i].start))
     citations, parts, sentences = [], [], []
-    for n, i in enumerate(chosen, start=1):
-        u = units[i]
+    for n, u in enumerate(merge_adjacent([units[i] for i in chosen], article_text_of), start=1):
         citations.append(Citation(n=n, article_id=u.hit.passage.article_id, title=u.hit.title,
                                   published=u.hit.published, source=u.hit.source, url=u.hit.url,
                                   quote=u.text, start=u.start, end=u.end,

@@ -79,8 +79,18 @@ def cmd_show(args, pipeline) -> int:
     return 0
 
 
+def _read_history(path: str | None):
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--history {path}: {exc}") from None
+
+
 def cmd_ask(args, pipeline) -> int:
-    answer = pipeline.ask(args.question, k=args.k, filters=_filters(args))
+    answer = pipeline.ask(args.question, k=args.k, filters=_filters(args),
+                          history=_read_history(args.history))
 
     def human(d):
         out = [textwrap.fill(d["answer"], 100)]
@@ -107,6 +117,28 @@ def cmd_check(args, pipeline) -> int:
     return 0 if not problems else 1
 
 
+def cmd_eval(args, pipeline) -> int:
+    from .evaluation import pipeline_for_suite, run_suite, suite_names
+    from .eval_report import write_report
+    names = suite_names() if args.suite == "all" else [args.suite]
+    runs = []
+    for name in names:
+        print(f"eval: running suite {name}", file=sys.stderr)
+        suite_pipeline = pipeline_for_suite(pipeline.settings, name, embedder=pipeline.embedder)
+        runs.append(run_suite(name, suite_pipeline))
+    if args.report:
+        for path in write_report(runs, Path(args.report), pipeline.settings.refuse_below):
+            print(f"eval: wrote {path}", file=sys.stderr)
+    failures = [f for r in runs for f in r["failures"]]
+
+    def human(rs):
+        from .eval_report import markdown
+        return markdown(rs["suites"], pipeline.settings.refuse_below) + (
+            "\n".join(f"FAILED {f}" for f in failures) or "all thresholds met")
+    _emit(args, {"suites": runs, "failures": failures}, human)
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,9 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source")
     p.add_argument("--since", help="YYYY-MM-DD")
     p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--history", help='JSON file: a list of earlier {"question","answer"} turns')
     p = command("delete", cmd_delete, "delete an article and its passages")
     p.add_argument("id")
     command("check", cmd_check, "check the store's invariants")
+    p = command("eval", cmd_eval, "run eval suites (eval/cases) and gate on eval/thresholds.yaml")
+    p.add_argument("--suite", default="all", help="suite name (seed, bbc, ...) or all")
+    p.add_argument("--report", help="write report.md, report.json and plots to this folder")
     return parser
 
 

@@ -35,6 +35,7 @@ class Settings:
     model_dir: Path | None = None            # RAG_MODEL_DIR: local sentence-transformers folder
     model_sha256: str | None = None          # RAG_MODEL_SHA256: expected model.safetensors hash
     embed_batch: int = 32                    # RAG_EMBED_BATCH
+    embed_backend: str = "torch"             # RAG_EMBED_BACKEND: torch | onnx-int8
     chunk_tokens: int = 200                  # RAG_CHUNK_TOKENS: passage size in model word pieces
     chunk_overlap: int = 40                  # RAG_CHUNK_OVERLAP
     top_k: int = 5                           # RAG_TOP_K: passages given to the answerer
@@ -42,6 +43,11 @@ class Settings:
     rrf_k: int = 60                          # RAG_RRF_K: reciprocal-rank-fusion constant
     answer_sentences: int = 3                # RAG_ANSWER_SENTENCES: max answer units
     refuse_below: float = 0.45               # RAG_REFUSE_BELOW: support score under which we refuse
+    llm: str | None = None                   # RAG_LLM: None (extractive) | "openai" | "ollama"
+    llm_url: str | None = None               # RAG_LLM_URL: e.g. http://127.0.0.1:8080/v1
+    llm_model: str | None = None             # RAG_LLM_MODEL
+    llm_api_key: str | None = None           # RAG_LLM_API_KEY
+    llm_timeout: float = 60.0                # RAG_LLM_TIMEOUT: seconds before falling back
     host: str = "127.0.0.1"                  # RAG_HOST
     port: int = 7860                         # RAG_PORT
     auth: str | None = None                  # RAG_AUTH=user:password

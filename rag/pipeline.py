@@ -6,12 +6,14 @@ stage. Construction is cheap; `open()` opens the store, and the model loads on f
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from .answer import Answer, build_answer
 from .config import Settings
 from .embedding import Embedder
+from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
 from .retrieve import Filters, HybridRetriever
 from .store import ArticleRecord, Store
@@ -43,6 +45,7 @@ class Pipeline:
         self.store = Store(settings, self.embedder.name, self.embedder.backend)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
         self._article_text = lru_cache(maxsize=512)(self._load_text)
+        self._llm = None
 
     def open(self) -> "Pipeline":
         self.store.open()
@@ -86,13 +89,42 @@ class Pipeline:
         return self._article_text(article_id)
 
     # -- questions -----------------------------------------------------------------------
-    def ask(self, question: str, *, k: int | None = None,
-            filters: Filters = Filters()) -> Answer:
+    @property
+    def llm(self):
+        """The configured generative backend, or None for extractive answers (the default)."""
+        if self._llm is None and self.settings.llm:
+            from .generate import make_llm
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    def ask(self, question: str, *, k: int | None = None, filters: Filters = Filters(),
+            history=None, on_token=None) -> Answer:
+        """Answer `question`; `history` is a list of earlier {"question","answer"} turns.
+
+        `on_token(text)` receives generated tokens as they stream (generative mode only).
+        """
         question = clean_question(question)
-        hits = self.retriever.search(question, k or self.settings.top_k, filters)
-        return build_answer(question, hits, self.article_text, self.embedder,
-                            max_units=self.settings.answer_sentences,
-                            refuse_below=self.settings.refuse_below)
+        turns = parse_history(history)
+        standalone = standalone_question(question, turns)
+        notice = None
+        llm = self.llm
+        if llm is not None:
+            from .generate import LLMUnavailable, condense_question, generate_answer
+            try:
+                if turns:
+                    standalone = condense_question(llm, question, turns, self.settings)
+                hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
+                answer = generate_answer(llm, standalone, hits, self.article_text, self.embedder,
+                                         self.settings, on_token=on_token)
+                return replace(answer, question=question, standalone_question=standalone)
+            except LLMUnavailable as exc:
+                notice = (f"The language model is unavailable ({exc}); this is an extractive "
+                          "answer quoted from the archive.")
+        hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
+        answer = build_answer(standalone, hits, self.article_text, self.embedder,
+                              max_units=self.settings.answer_sentences,
+                              refuse_below=self.settings.refuse_below)
+        return replace(answer, question=question, standalone_question=standalone, notice=notice)
 
     def warm_up(self) -> "Pipeline":
         """Load the model and BM25 now rather than on the first question."""

@@ -52,3 +52,35 @@ def test_a_span_that_no_longer_matches_the_article_is_never_cited():
     stale = PassageHit(Passage("a::0", "a", 0, 0, 10, "not the text"), "T", None, None, None, 0)
     answer = build_answer("anything at all", [stale], lambda _: TEXT, FakeEmbedder())
     assert answer.refused
+
+
+BBC = ('Franz Ferdinand frontman Alex Kapranos has called for more help for musicians.\n\n'
+       '"For any cultural output to thrive there needs to be some state input," he said. '
+       'But Kapranos warned against musicians being too closely linked with MPs. '
+       '"I think the role of musicians is to question politicians," he said.\n\n'
+       'Cueto was also puzzled as to why his try had been disallowed by Kaplan. '
+       '"I was behind the ball," said the Sale player. '
+       '"As far as I am concerned, Mark Cueto\'s effort was a good try," Lewsey added.')
+
+
+def _units(text):
+    hit = PassageHit(Passage("b::0", "b", 0, 0, len(text), text), "T", None, None, None, 0.5)
+    return {u.text: u for u in units_of([hit], lambda _: text)}
+
+
+def test_speakers_are_found_through_pronouns_and_the_previous_sentence():
+    from rag.answer import speaks_in
+    units = _units(BBC)
+    by_start = lambda prefix: next(u for t, u in units.items() if t.startswith(prefix))
+    assert speaks_in(by_start('"I think the role'), ["kapranos"])      # he said, Kapranos before
+    assert speaks_in(by_start('"I was behind'), ["cueto"])              # subject of previous sentence
+    assert not speaks_in(by_start('"As far as'), ["cueto"])             # named only inside the quote
+    assert speaks_in(by_start('"As far as'), ["lewsey"])
+    assert not speaks_in(by_start('Franz Ferdinand'), ["kapranos"])     # no speech verb, no quote
+
+
+def test_adjacent_units_merge_into_one_citation():
+    from rag.answer import merge_adjacent
+    units = list(_units(BBC).values())
+    merged = merge_adjacent(units[1:3], lambda _: BBC)
+    assert len(merged) == 1 and merged[0].text == BBC[units[1].start:units[2].end]

@@ -1,0 +1,247 @@
+"""The eval suite: cases as data (eval/cases/*.yaml), run through the same Pipeline as the UI,
+scored deterministically, gated by eval/thresholds.yaml, reported as Markdown + JSON + PNG.
+
+Metrics: retrieval hit@1/hit@5/MRR@10 of the expected article; fact recall of answers;
+citation validity (every quote equals its span, every [n] resolves); refusal accuracy on
+unanswerable cases (with the false-refusal and false-answer rates); summary ROUGE.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .citations import parse_citation_numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES_DIR = ROOT / "eval" / "cases"
+THRESHOLDS = ROOT / "eval" / "thresholds.yaml"
+K_CURVE = (1, 2, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    question: str
+    type: str = "factual"
+    answerable: bool = True
+    facts: tuple[tuple[str, ...], ...] = ()
+    articles: tuple[str, ...] = ()
+    cite: str | None = None
+    history: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    corpus: tuple[dict, ...]
+    cases: tuple[Case, ...]
+
+
+@dataclass
+class CaseResult:
+    id: str
+    type: str
+    answerable: bool
+    refused: bool
+    support: float
+    targets: int                  # how many expected articles the case names
+    rank: int | None              # 1-based rank of the first expected article, None if not in top 10
+    facts_found: int
+    facts_total: int
+    citations_valid: bool
+    cite_ok: bool | None
+    passed: bool
+    answer: str
+    standalone_question: str | None
+    seconds: float
+    refusal_reason: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in CASES_DIR.glob("*.yaml"))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CASES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(f"--suite {name_or_path}: no such suite (have: {', '.join(suite_names())})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML: {exc}") from None
+    cases = []
+    for i, c in enumerate(raw.get("cases") or []):
+        try:
+            cases.append(Case(id=c["id"], question=c["question"], type=c.get("type", "factual"),
+                              answerable=bool(c.get("answerable", True)),
+                              facts=tuple(tuple(f) for f in c.get("facts") or ()),
+                              articles=tuple(c.get("articles") or ()), cite=c.get("cite"),
+                              history=tuple(c.get("history") or ())))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: case {i}: missing or bad field {exc}") from None
+    return Suite(raw.get("suite", path.stem), tuple(raw.get("corpus") or ()), tuple(cases))
+
+
+def corpus_paths(suite: Suite, data_dir: Path, workdir: Path) -> list[Path]:
+    """Files to ingest for a suite; dataset samples are written to `workdir` (a temp folder)."""
+    paths = []
+    for item in suite.corpus:
+        if "path" in item:
+            paths.append(ROOT / item["path"])
+            continue
+        source = data_dir / item["dataset"]
+        if not source.is_file():
+            raise ValueError(f"suite {suite.name}: dataset {source} not found (set RAG_DATA)")
+        include = set(item.get("include") or ())
+        every = int(item.get("sample_every", 1))
+        out = workdir / Path(item["dataset"]).name
+        with open(source, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+            for i, line in enumerate(src):
+                record_id = json.loads(line).get("id")
+                if i % every == 0 or record_id in include:
+                    dst.write(line)
+        paths.append(out)
+    return paths
+
+
+def ingest_suite(suite: Suite, pipeline) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"rag-eval-{suite.name}-") as tmp:
+        report = pipeline.ingest(corpus_paths(suite, pipeline.settings.data, Path(tmp)))
+    return report.to_dict()
+
+
+def found_fact(answer: str, alternatives: tuple[str, ...]) -> bool:
+    lowered = answer.lower().replace("’", "'")
+    return any(alt.lower().replace("’", "'") in lowered for alt in alternatives)
+
+
+def citation_problems(answer: dict, article_text_of) -> list[str]:
+    problems = []
+    numbers = {c["n"] for c in answer["citations"]}
+    for n in parse_citation_numbers(answer["answer"]):
+        if n not in numbers:
+            problems.append(f"[{n}] in the answer has no citation")
+    for c in answer["citations"]:
+        text = article_text_of(c["article_id"])
+        if text is None or text[c["start"]:c["end"]] != c["quote"]:
+            problems.append(f"citation [{c['n']}] quote is not the span {c['start']}-{c['end']} "
+                            f"of {c['article_id']}")
+    return problems
+
+
+def article_ranking(pipeline, question: str, depth: int = 10) -> list[str]:
+    ranking: list[str] = []
+    for hit in pipeline.retriever.search(question, k=depth * 4):
+        if hit.passage.article_id not in ranking:
+            ranking.append(hit.passage.article_id)
+    return ranking[:depth]
+
+
+def run_case(case: Case, pipeline) -> CaseResult:
+    started = time.perf_counter()
+    answer = pipeline.ask(case.question, history=list(case.history) or None).to_dict()
+    seconds = time.perf_counter() - started
+    ranking = article_ranking(pipeline, answer["standalone_question"] or case.question)
+    rank = next((i + 1 for i, a in enumerate(ranking) if a in case.articles), None)
+    problems = citation_problems(answer, pipeline.article_text)
+    found = sum(found_fact(answer["answer"], f) for f in case.facts) if not answer["refused"] else 0
+    cite_ok = (any(case.cite in c["quote"] for c in answer["citations"]) if case.cite else None)
+    if case.answerable:
+        passed = (not answer["refused"] and found == len(case.facts) and not problems
+                  and cite_ok is not False)
+    else:
+        passed = answer["refused"]
+    return CaseResult(case.id, case.type, case.answerable, answer["refused"], answer["support"],
+                      len(case.articles), rank, found, len(case.facts), not problems, cite_ok, passed,
+                      answer["answer"], answer["standalone_question"], seconds,
+                      answer["refusal_reason"], problems)
+
+
+def metrics_of(results: list[CaseResult]) -> dict:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    ranked = [r for r in answerable if r.targets]
+    answered = [r for r in results if not r.refused]
+
+    def mean(xs):
+        xs = list(xs)
+        return round(sum(xs) / len(xs), 4) if xs else None
+
+    m = {
+        "cases": len(results),
+        "passed": sum(r.passed for r in results),
+        "hit_at_1": mean(r.rank == 1 for r in ranked),
+        "hit_at_5": mean(r.rank is not None and r.rank <= 5 for r in ranked),
+        "mrr_at_10": mean(1 / r.rank if r.rank else 0 for r in ranked),
+        "hit_curve": {k: mean(r.rank is not None and r.rank <= k for r in ranked) for k in K_CURVE},
+        "fact_recall": mean(r.facts_found / r.facts_total for r in answerable if r.facts_total),
+        "citation_validity": mean(r.citations_valid for r in answered) if answered else 1.0,
+        "refusal_accuracy": mean(r.refused != r.answerable for r in results),
+        "false_refusal_rate": mean(r.refused for r in answerable),
+        "false_answer_rate": mean(not r.refused for r in unanswerable),
+        "mean_seconds": mean(r.seconds for r in results),
+    }
+    by_type: dict[str, dict] = {}
+    for t in sorted({r.type for r in results}):
+        rs = [r for r in results if r.type == t]
+        by_type[t] = {"cases": len(rs), "pass_rate": mean(r.passed for r in rs)}
+    m["by_type"] = by_type
+    return m
+
+
+def refusal_calibration(cases: list[dict], thresholds=(0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6,
+                                                      0.65)) -> list[dict]:
+    """False-refusal and false-answer rates had the support threshold been t (the missing-entity
+    rule applies whatever t is). Used to set RAG_REFUSE_BELOW from data."""
+    answerable = [c for c in cases if c["answerable"]]
+    unanswerable = [c for c in cases if not c["answerable"]]
+    rows = []
+    for t in thresholds:
+        def refused(c):
+            return (c["refusal_reason"] in ("missing-entity", "nothing-retrieved")
+                    or c["support"] < t)
+        rows.append({"threshold": t,
+                     "false_refusal_rate": round(sum(map(refused, answerable)) / max(len(answerable), 1), 4),
+                     "false_answer_rate": round(sum(not refused(c) for c in unanswerable) / max(len(unanswerable), 1), 4),
+                     "false_answer_rate_support_only": round(sum(c["support"] >= t for c in unanswerable) / max(len(unanswerable), 1), 4)})
+    return rows
+
+
+def load_thresholds(path: Path = THRESHOLDS) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def threshold_failures(suite: str, metrics: dict, thresholds: dict) -> list[str]:
+    failures = []
+    for name, minimum in (thresholds.get(suite) or {}).items():
+        value = metrics.get(name)
+        if value is None or value < minimum:
+            failures.append(f"{suite}: {name} = {value} is below the threshold {minimum}")
+    return failures
+
+
+def run_suite(name: str, pipeline, thresholds: dict | None = None) -> dict:
+    suite = load_suite(name)
+    ingest = ingest_suite(suite, pipeline)
+    results = [run_case(c, pipeline) for c in suite.cases]
+    metrics = metrics_of(results)
+    failures = threshold_failures(suite.name, metrics,
+                                  load_thresholds() if thresholds is None else thresholds)
+    return {"suite": suite.name, "corpus": {"articles": ingest["articles"],
+                                            "passages": ingest["passages"]},
+            "metrics": metrics, "failures": failures, "cases": [asdict(r) for r in results]}
+
+
+def pipeline_for_suite(settings, name: str, embedder=None):
+    """Each suite gets its own store under RAG_HOME/eval/<suite>, never the user's archive."""
+    from .pipeline import Pipeline
+    return Pipeline(settings.with_(home=settings.home / "eval" / name), embedder=embedder).open()
