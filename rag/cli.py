@@ -29,9 +29,10 @@ def _progress_bar(args):
         if bar["tqdm"] is None:
             bar["tqdm"] = tqdm(total=total, unit="passage", file=sys.stderr, dynamic_ncols=True,
                                desc="embedding")
+        bar["tqdm"].total = max(total, done)   # grows while files are still being read
         bar["tqdm"].update(done - bar["tqdm"].n)
-        if done >= total:
-            bar["tqdm"].close()
+
+    update.close = lambda: bar["tqdm"] is not None and bar["tqdm"].close()
     return update
 
 
@@ -43,7 +44,9 @@ def _filters(args):
 
 def cmd_ingest(args, pipeline) -> int:
     paths = [Path(p) for p in args.paths] or [pipeline.settings.corpus]
-    report = pipeline.ingest(paths, prune=args.prune, progress=_progress_bar(args))
+    progress = _progress_bar(args)
+    report = pipeline.ingest(paths, prune=args.prune, progress=progress)
+    progress.close()
 
     def human(d):
         lines = [f"added {d['added']}, updated {d['updated']}, unchanged {d['unchanged']}, "
@@ -117,6 +120,34 @@ def cmd_check(args, pipeline) -> int:
     return 0 if not problems else 1
 
 
+def cmd_summarize(args, pipeline) -> int:
+    def human(d):
+        head = ", ".join(d["ids"]) + (" (cached)" if d["cached"] else "")
+        cites = [f"[{c['n']}] {c['title']} ({(c['published'] or 'undated')[:10]}) "
+                 f"chars {c['start']}-{c['end']}" for c in d["citations"]]
+        return "\n".join([head, d["summary"], *cites])
+
+    if args.each:
+        # One JSON object per line, one process: scripts don't pay the start-up per article.
+        status = 0
+        for article_id in args.each:
+            try:
+                row = {"id": article_id, **pipeline.summarize([article_id], args.sentences).to_dict()}
+            except ValueError as exc:
+                row, status = {"id": article_id, "error": str(exc)}, 1
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                print(row.get("error") or human(row), end="\n\n", flush=True)
+        return status
+    if args.query:
+        summary = pipeline.summarize_topic(args.query, args.sentences, _filters(args))
+    else:
+        summary = pipeline.summarize(args.ids, args.sentences)
+    _emit(args, summary.to_dict(), human)
+    return 0
+
+
 def cmd_eval(args, pipeline) -> int:
     from .evaluation import pipeline_for_suite, run_suite, suite_names
     from .eval_report import write_report
@@ -137,6 +168,27 @@ def cmd_eval(args, pipeline) -> int:
             "\n".join(f"FAILED {f}" for f in failures) or "all thresholds met")
     _emit(args, {"suites": runs, "failures": failures}, human)
     return 1 if failures else 0
+
+
+def cmd_reindex(args, pipeline) -> int:
+    """Rebuild every passage vector with the configured model and backend (store not yet opened)."""
+    from .ingest import reindex
+    pipeline.store.open(check_signature=False)
+    progress = _progress_bar(args)
+    result = reindex(pipeline.store, pipeline.embedder, pipeline.settings, progress)
+    progress.close()
+    _emit(args, result, lambda d: f"reindexed {d['articles']} articles, {d['passages']} passages "
+                                  f"with {d['embed_model']} ({d['embed_backend']})")
+    return 0
+
+
+def cmd_bench(args, pipeline) -> int:
+    """Throughput, latency and memory figures; builds its own stores in a temporary folder."""
+    from .bench import human_summary, run_bench
+    result = run_bench(Settings.from_env(), report_dir=Path(args.report) if args.report else None,
+                       sizes=args.sizes)
+    _emit(args, result, human_summary)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,9 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="YYYY-MM-DD")
     p.add_argument("--until", help="YYYY-MM-DD")
     p.add_argument("--history", help='JSON file: a list of earlier {"question","answer"} turns')
+    p = command("summarize", cmd_summarize, "cited summary of one article, or across several")
+    p.add_argument("ids", nargs="*", help="article id(s): several give one summary across them")
+    p.add_argument("--query", help="summarize the articles matching this topic")
+    p.add_argument("--each", nargs="+", metavar="ID",
+                   help="a separate summary per article, one JSON object per line with --json")
+    p.add_argument("--sentences", type=int, default=None, help="summary length (default 3)")
+    p.add_argument("--article", action="append", help=argparse.SUPPRESS)
+    p.add_argument("--source", help="with --query: only this source")
+    p.add_argument("--since", help="with --query: YYYY-MM-DD")
+    p.add_argument("--until", help="with --query: YYYY-MM-DD")
     p = command("delete", cmd_delete, "delete an article and its passages")
     p.add_argument("id")
     command("check", cmd_check, "check the store's invariants")
+    command("reindex", cmd_reindex, "re-embed all stored articles with the configured backend")
+    p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start")
+    p.add_argument("--report", metavar="DIR", help="also write the JSON result into DIR")
+    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[1000, 10000, 100000], help="store sizes in passages (default "
+                   "1000,10000,100000)")
     p = command("eval", cmd_eval, "run eval suites (eval/cases) and gate on eval/thresholds.yaml")
     p.add_argument("--suite", default="all", help="suite name (seed, bbc, ...) or all")
     p.add_argument("--report", help="write report.md, report.json and plots to this folder")
@@ -180,8 +248,10 @@ def main(argv: list[str] | None = None, pipeline=None) -> int:
     from .pipeline import InputError, Pipeline
     from .store import StoreMismatchError
     try:
-        if pipeline is None:
-            pipeline = Pipeline(Settings.from_env()).open()
+        if pipeline is None and args.func is not cmd_bench:
+            pipeline = Pipeline(Settings.from_env())
+            if args.func is not cmd_reindex:   # reindex opens a store of another signature
+                pipeline.open()
         return args.func(args, pipeline)
     except (InputError, ValueError, ModelIntegrityError, StoreMismatchError) as exc:
         if args.json:

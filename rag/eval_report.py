@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 METRIC_ROWS = ("hit_at_1", "hit_at_5", "mrr_at_10", "fact_recall", "citation_validity",
-               "refusal_accuracy", "false_refusal_rate", "false_answer_rate", "mean_seconds")
+               "refusal_accuracy", "false_refusal_rate", "false_answer_rate",
+               "summary_citation_validity", "summary_rouge1", "summary_rouge2",
+               "summary_rougeLsum", "mean_seconds")
 
 
 def _fmt(v) -> str:
@@ -46,6 +48,16 @@ def markdown(runs: list[dict], refuse_below: float | None = None) -> str:
             lines.append(f"| {c['id']} | {c['type']} | {'yes' if c['passed'] else '**no**'} | "
                          f"{c['refused']} | {c['support']:.3f} | {c['rank'] or '–'} | "
                          f"{c['facts_found']}/{c['facts_total']} | {answer[:160]} |")
+        if r.get("summaries"):
+            lines += ["", "| summary case | articles | valid | R1 / R2 / RLsum | summary |",
+                      "|---|---|---|---|---|"]
+            for sm in r["summaries"]:
+                scores = sm["rouge"]
+                rouge = (f"{scores['rouge1']} / {scores['rouge2']} / {scores['rougeLsum']}"
+                         if scores else "–")
+                text = sm["summary"].replace("|", "\\|").replace("\n", " ")[:160]
+                lines.append(f"| {sm['id']} | {', '.join(sm['articles'])} | "
+                             f"{'yes' if sm['valid'] else '**no**'} | {rouge} | {text} |")
     return "\n".join(lines) + "\n"
 
 

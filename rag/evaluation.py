@@ -37,10 +37,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class SummaryCase:
+    id: str
+    articles: tuple[str, ...]
+    sentences: int | None = None
+    reference_field: str | None = None    # the dataset record's field holding a reference summary
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     corpus: tuple[dict, ...]
     cases: tuple[Case, ...]
+    summaries: tuple[SummaryCase, ...] = ()
 
 
 @dataclass
@@ -88,7 +97,15 @@ def load_suite(name_or_path: str) -> Suite:
                               history=tuple(c.get("history") or ())))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: case {i}: missing or bad field {exc}") from None
-    return Suite(raw.get("suite", path.stem), tuple(raw.get("corpus") or ()), tuple(cases))
+    summaries = []
+    for i, c in enumerate(raw.get("summaries") or []):
+        try:
+            summaries.append(SummaryCase(c["id"], tuple(c["articles"]), c.get("sentences"),
+                                         c.get("reference_field")))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: summary case {i}: missing or bad field {exc}") from None
+    return Suite(raw.get("suite", path.stem), tuple(raw.get("corpus") or ()), tuple(cases),
+                 tuple(summaries))
 
 
 def corpus_paths(suite: Suite, data_dir: Path, workdir: Path) -> list[Path]:
@@ -166,7 +183,41 @@ def run_case(case: Case, pipeline) -> CaseResult:
                       answer["refusal_reason"], problems)
 
 
-def metrics_of(results: list[CaseResult]) -> dict:
+def dataset_record(suite: Suite, data_dir: Path, record_id: str) -> dict | None:
+    for item in suite.corpus:
+        if "dataset" in item:
+            with open(data_dir / item["dataset"], encoding="utf-8") as fh:
+                for line in fh:
+                    record = json.loads(line)
+                    if record.get("id") == record_id:
+                        return record
+    return None
+
+
+def run_summary_case(case: SummaryCase, suite: Suite, pipeline) -> dict:
+    """The cited-summary contract, and ROUGE against the dataset's reference when it has one."""
+    from .scoring import rouge, split_run_together
+    from .sentences import sentence_spans
+    summary = pipeline.summarize(list(case.articles), case.sentences).to_dict()
+    problems = citation_problems({"answer": summary["summary"],
+                                  "citations": summary["citations"]}, pipeline.article_text)
+    numbers = {c["n"] for c in summary["citations"]}
+    for i, sentence in enumerate(summary["sentences"]):
+        if not sentence["citations"] or not set(sentence["citations"]) <= numbers:
+            problems.append(f"summary sentence {i + 1} cites {sentence['citations']}")
+    if not {c["article_id"] for c in summary["citations"]} >= set(case.articles):
+        problems.append("an article of the summary is never cited")
+    scores = None
+    if case.reference_field:
+        record = dataset_record(suite, pipeline.settings.data, case.articles[0])
+        if record and record.get(case.reference_field):
+            reference = split_run_together(record[case.reference_field], sentence_spans)
+            scores = rouge([reference], [[c["quote"] for c in summary["citations"]]])
+    return {"id": case.id, "articles": list(case.articles), "valid": not problems,
+            "problems": problems, "rouge": scores, "summary": summary["summary"]}
+
+
+def metrics_of(results: list[CaseResult], summaries: list[dict] = ()) -> dict:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     ranked = [r for r in answerable if r.targets]
@@ -195,6 +246,11 @@ def metrics_of(results: list[CaseResult]) -> dict:
         rs = [r for r in results if r.type == t]
         by_type[t] = {"cases": len(rs), "pass_rate": mean(r.passed for r in rs)}
     m["by_type"] = by_type
+    if summaries:
+        m["summary_citation_validity"] = mean(s["valid"] for s in summaries)
+        scored = [s["rouge"] for s in summaries if s["rouge"]]
+        for key in ("rouge1", "rouge2", "rougeLsum"):
+            m[f"summary_{key}"] = round(sum(x[key] for x in scored) / len(scored), 2) if scored else None
     return m
 
 
@@ -233,12 +289,14 @@ def run_suite(name: str, pipeline, thresholds: dict | None = None) -> dict:
     suite = load_suite(name)
     ingest = ingest_suite(suite, pipeline)
     results = [run_case(c, pipeline) for c in suite.cases]
-    metrics = metrics_of(results)
+    summaries = [run_summary_case(c, suite, pipeline) for c in suite.summaries]
+    metrics = metrics_of(results, summaries)
     failures = threshold_failures(suite.name, metrics,
                                   load_thresholds() if thresholds is None else thresholds)
     return {"suite": suite.name, "corpus": {"articles": ingest["articles"],
                                             "passages": ingest["passages"]},
-            "metrics": metrics, "failures": failures, "cases": [asdict(r) for r in results]}
+            "metrics": metrics, "failures": failures, "cases": [asdict(r) for r in results],
+            "summaries": summaries}
 
 
 def pipeline_for_suite(settings, name: str, embedder=None):

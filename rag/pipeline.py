@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .answer import Answer, build_answer
 from .config import Settings
-from .embedding import Embedder
+from .embedding import make_embedder
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
 from .retrieve import Filters, HybridRetriever
@@ -41,7 +41,7 @@ def clean_question(question: str) -> str:
 class Pipeline:
     def __init__(self, settings: Settings, embedder=None):
         self.settings = settings
-        self.embedder = embedder if embedder is not None else Embedder(settings)
+        self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = Store(settings, self.embedder.name, self.embedder.backend)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
         self._article_text = lru_cache(maxsize=512)(self._load_text)
@@ -125,6 +125,16 @@ class Pipeline:
                               max_units=self.settings.answer_sentences,
                               refuse_below=self.settings.refuse_below)
         return replace(answer, question=question, standalone_question=standalone, notice=notice)
+
+    def summarize(self, ids: list[str], sentences: int | None = None):
+        """Cited summary of one article, or one summary across several (cached)."""
+        from .summarize import Summarizer
+        return Summarizer(self).summarize(ids, sentences)
+
+    def summarize_topic(self, query: str, sentences: int | None = None,
+                        filters: Filters = Filters()):
+        from .summarize import Summarizer
+        return Summarizer(self).summarize_topic(clean_question(query), sentences, filters)
 
     def warm_up(self) -> "Pipeline":
         """Load the model and BM25 now rather than on the first question."""

@@ -1,0 +1,154 @@
+"""Article and multi-article summaries, cited like answers, cached by content hash.
+
+Extractive by default: `rag.summarize_extractive` ranks the article's sentences (position-aware
+centrality with redundancy control over MiniLM sentence vectors); every summary sentence is an
+exact span of the article and cites itself. Across articles, each source gets its own dated,
+attributed sentences ("On 2016-04-30, hani.co.kr reported: ... [2]"). With an LLM configured,
+`rag.generate.llm_summary` writes the summary over all passages and verifies each sentence.
+Cache: RAG_HOME/summaries/<key>.json, keyed by the articles' content hashes and the settings
+that shape the summary; an edited article has a new hash, so its old summary is never read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from .citations import Citation
+from .sentences import sentence_spans
+from .summarize_extractive import CNNDM_PARAMS, rank_sentences
+
+DEFAULT_SENTENCES = 3      # CNN/DM-style highlights: references average 3.6 sentences
+MAX_SENTENCES = 20
+MAX_ARTICLES = 10          # a topic summary covers at most this many articles
+
+
+@dataclass(frozen=True)
+class Summary:
+    ids: tuple[str, ...]
+    text: str
+    sentences: tuple[dict, ...]           # {"text", "citations": [n], "supported": bool}
+    citations: tuple[Citation, ...]
+    mode: str = "extractive"
+    cached: bool = False
+    notice: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"ids": list(self.ids), "summary": self.text, "sentences": list(self.sentences),
+                "citations": [c.to_dict() for c in self.citations], "mode": self.mode,
+                "cached": self.cached, "notice": self.notice}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Summary":
+        return cls(tuple(d["ids"]), d["summary"], tuple(d["sentences"]),
+                   tuple(Citation(**c) for c in d["citations"]), d["mode"], d.get("cached", False),
+                   d.get("notice"))
+
+
+def attribution(article) -> str:
+    """'"Title" (source, 2016-04-30)': who says it and when, for summaries across articles."""
+    where = ", ".join(x for x in (article.source, (article.published or "")[:10]) if x)
+    return f"“{article.title}”" + (f" ({where})" if where else "")
+
+
+class Summarizer:
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.cache_dir = pipeline.settings.home / "summaries"
+
+    # -- cache ------------------------------------------------------------------------------
+    def _key(self, records, n: int, mode: str) -> str:
+        s = self.pipeline.settings
+        parts = {"articles": [(r.article.id, r.content_hash) for r in records], "n": n,
+                 "mode": mode, "params": asdict(CNNDM_PARAMS), "model": self.pipeline.embedder.name,
+                 "llm": [s.llm, s.llm_url, s.llm_model] if mode == "generative" else None,
+                 "version": 1}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _cached(self, key: str) -> Summary | None:
+        path = self.cache_dir / f"{key}.json"
+        try:
+            return replace(Summary.from_dict(json.loads(path.read_text(encoding="utf-8"))),
+                           cached=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None           # missing or unreadable: recompute
+
+    def _store(self, key: str, summary: Summary) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_dir / f"{key}.tmp"
+        tmp.write_text(json.dumps(summary.to_dict(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.cache_dir / f"{key}.json")     # atomic: never a half-written cache file
+
+    # -- entry points -----------------------------------------------------------------------
+    def summarize(self, ids: list[str], sentences: int | None = None) -> Summary:
+        if not ids:
+            raise ValueError("summarize: give at least one article id (or --query TOPIC)")
+        n = DEFAULT_SENTENCES if sentences is None else sentences
+        if not 1 <= n <= MAX_SENTENCES:
+            raise ValueError(f"--sentences {n}: expected 1..{MAX_SENTENCES}")
+        records = []
+        for article_id in dict.fromkeys(ids):
+            record = self.pipeline.article(article_id)
+            if record is None:
+                raise ValueError(f"no article with id {article_id!r}")
+            records.append(record)
+        llm = self.pipeline.llm
+        mode = "generative" if llm is not None else "extractive"
+        key = self._key(records, n, mode)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        summary = None
+        if llm is not None:
+            from .generate import LLMUnavailable, llm_summary
+            try:
+                summary = llm_summary(llm, records, self.pipeline, n)
+            except LLMUnavailable as exc:
+                summary = replace(self._extractive(records, n), notice=(
+                    f"The language model is unavailable ({exc}); this summary is extractive."))
+                key = self._key(records, n, "extractive")
+        if summary is None:
+            summary = self._extractive(records, n)
+        self._store(key, summary)
+        return summary
+
+    def summarize_topic(self, query: str, sentences: int | None = None, filters=None) -> Summary:
+        from .retrieve import Filters
+        hits = self.pipeline.retriever.search(query, k=MAX_ARTICLES * 3, filters=filters or Filters())
+        ids = list(dict.fromkeys(h.passage.article_id for h in hits))[:MAX_ARTICLES]
+        relevant = [h.passage.article_id for h in hits if h.score > 0]
+        if not ids or not relevant:
+            raise ValueError(f"--query {query!r}: no article matches")
+        return self.summarize(ids[:max(2, min(len(ids), 5))], sentences)
+
+    # -- extractive -------------------------------------------------------------------------
+    def _picked_spans(self, record, k: int) -> list[tuple[int, int]]:
+        text = record.article.text
+        spans = sentence_spans(text)
+        if not spans:
+            return []
+        texts = [text[s:e] for s, e in spans]
+        vectors = np.asarray(self.pipeline.embedder.embed_texts(texts), dtype=float)
+        params = replace(CNNDM_PARAMS, max_sentences=k, ratio=None, min_sentences=1)
+        chosen = rank_sentences(texts, vectors, title=record.article.title, params=params)
+        return [spans[i] for i in chosen]
+
+    def _extractive(self, records, n: int) -> Summary:
+        multi = len(records) > 1
+        per_article = max(1, n // len(records)) if multi else n
+        ordered = sorted(records, key=lambda r: (r.article.published or "", r.article.id))
+        citations, sentences, parts = [], [], []
+        for record in ordered:
+            a = record.article
+            for start, end in self._picked_spans(record, per_article):
+                number = len(citations) + 1
+                quote = a.text[start:end]
+                citations.append(Citation(number, a.id, a.title, a.published, a.source, a.url,
+                                          quote, start, end))
+                said = f"{attribution(a)}: " if multi else ""
+                sentences.append({"text": said + quote, "citations": [number], "supported": True})
+                parts.append(f"{said}{quote} [{number}]")
+        return Summary(tuple(r.article.id for r in records), "\n".join(parts), tuple(sentences),
+                       tuple(citations))
