@@ -1,7 +1,7 @@
 """Article and multi-article summaries, cited like answers, cached by content hash.
 
 Extractive by default: `rag.summarize_extractive` ranks the article's sentences (position-aware
-centrality with redundancy control over MiniLM sentence vectors); every summary sentence is an
+centrality with redundancy control over TF-IDF sentence vectors); every summary sentence is an
 exact span of the article and cites itself. Across articles, each source gets its own dated,
 attributed sentences ("On 2016-04-30, hani.co.kr reported: ... [2]"). With an LLM configured,
 `rag.generate.llm_summary` writes the summary over all passages and verifies each sentence.
@@ -14,11 +14,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
-
 from .citations import Citation
-from .sentences import sentence_spans
-from .summarize_extractive import CNNDM_PARAMS, rank_sentences
+from .summarize_extractive import CNNDM_PARAMS, rank_sentences, split_sentences
 
 DEFAULT_SENTENCES = 3      # CNN/DM-style highlights: references average 3.6 sentences
 MAX_SENTENCES = 20
@@ -45,6 +42,18 @@ class Summary:
         return cls(tuple(d["ids"]), d["summary"], tuple(d["sentences"]),
                    tuple(Citation(**c) for c in d["citations"]), d["mode"], d.get("cached", False),
                    d.get("notice"))
+
+
+def summary_spans(text: str, title: str | None, k: int) -> list[tuple[int, int]]:
+    """The k sentences of an article that summarize it, as spans, in article order.
+
+    Exactly the configuration eval/bench_summaries.py measures against LEAD-3: its sentence
+    splitter and TF-IDF sentence vectors (which beat MiniLM vectors there, and cost no model).
+    """
+    spans = split_sentences(text)
+    texts = [text[a:b] for a, b in spans]
+    params = replace(CNNDM_PARAMS, max_sentences=k, ratio=None, min_sentences=1)
+    return [spans[i] for i in rank_sentences(texts, None, title=title, params=params)]
 
 
 def attribution(article) -> str:
@@ -125,15 +134,7 @@ class Summarizer:
 
     # -- extractive -------------------------------------------------------------------------
     def _picked_spans(self, record, k: int) -> list[tuple[int, int]]:
-        text = record.article.text
-        spans = sentence_spans(text)
-        if not spans:
-            return []
-        texts = [text[s:e] for s, e in spans]
-        vectors = np.asarray(self.pipeline.embedder.embed_texts(texts), dtype=float)
-        params = replace(CNNDM_PARAMS, max_sentences=k, ratio=None, min_sentences=1)
-        chosen = rank_sentences(texts, vectors, title=record.article.title, params=params)
-        return [spans[i] for i in chosen]
+        return summary_spans(record.article.text, record.article.title, k)
 
     def _extractive(self, records, n: int) -> Summary:
         multi = len(records) > 1
