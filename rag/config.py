@@ -58,10 +58,6 @@ class Settings:
     def chroma_dir(self) -> Path:
         return self.home / "chroma"
 
-    @property
-    def manifest_path(self) -> Path:
-        return self.home / "manifest.sqlite3"
-
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if environ is None else environ
