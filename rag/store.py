@@ -7,7 +7,10 @@ Two collections:
 
 Write protocol per article (crash safety): mark the record `pending` -> delete its old passages
 -> add the new ones in batches -> mark it `ready` with its content hash. A crash at any point
-leaves `pending`, which never counts as unchanged; the next sync removes or redoes it.
+leaves `pending`, which never counts as unchanged; the next sync removes or redoes it. Ingest
+applies each step to a group of articles at once (one Chroma call per step and group).
+A reindex fills a second passage collection and swaps it in only when complete, so a crash
+leaves the old one (and the manifest) as they were.
 Rows from Chroma and nodes from llama-index are converted to our dataclasses here and only here.
 """
 from __future__ import annotations
@@ -22,7 +25,9 @@ from .config import Settings, apply_offline_env
 
 SCHEMA_VERSION = 1
 PASSAGES = "passages"
+REINDEX = "passages_reindex"   # filled by a reindex, renamed to PASSAGES when complete
 ARTICLES = "articles"
+WRITE_BATCH = 250              # passages per Chroma add
 _ARTICLE_FIELDS = ("title", "published", "modified", "author", "source", "url", "category", "path")
 _GET_PAGE = 5000
 
@@ -67,36 +72,37 @@ class Store:
         self._client = None
         self.passages = None      # chromadb Collection
         self.articles = None      # chromadb Collection (manifest)
-        self.vector_store = None  # llama-index ChromaVectorStore over `passages`
+        self._vector_store = None  # llama-index ChromaVectorStore over `passages`, when first used
 
     # -- opening -------------------------------------------------------------------------
-    def open(self) -> "Store":
+    def open(self, check_signature: bool = True) -> "Store":
+        """Connect; `check_signature=False` only for a reindex, which replaces the passages."""
         if self._client is not None:
             return self
         apply_offline_env()
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        url = self.settings.chroma_url
-        if url:
-            from urllib.parse import urlparse
-            u = urlparse(url)
-            self._client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000,
-                                               ssl=u.scheme == "https", settings=chroma_settings)
-        else:
-            self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(self.settings.chroma_dir),
-                                                     settings=chroma_settings)
+        self._client = make_client(self.settings)
         meta = {"hnsw:space": "cosine", **self.signature}
         self.passages = self._client.get_or_create_collection(
             PASSAGES, metadata=meta, embedding_function=None)
         self.articles = self._client.get_or_create_collection(
             ARTICLES, metadata={"rag_schema": SCHEMA_VERSION}, embedding_function=None)
-        self._check_signature()
-        self.vector_store = ChromaVectorStore(chroma_collection=self.passages)
+        if check_signature:
+            self._check_signature()
+        self._use_passages(self.passages)
         return self
+
+    def _use_passages(self, collection) -> None:
+        self.passages = collection
+        self._vector_store = None
+
+    @property
+    def vector_store(self):
+        """Built on first use: llama-index costs seconds to import, and listing articles,
+        showing one or checking the store never needs it."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+            self._vector_store = ChromaVectorStore(chroma_collection=self.passages)
+        return self._vector_store
 
     def _check_signature(self) -> None:
         found = self.passages.metadata or {}
@@ -109,23 +115,27 @@ class Store:
                     "mix. Run `python -m rag reindex` to rebuild it from the stored articles.")
 
     def drop_passages(self) -> None:
-        """Delete the passage collection (reindex); the manifest keeps the articles' text."""
+        """Delete the passage collection; the manifest keeps the articles' text."""
         self._client.delete_collection(PASSAGES)
-        self.passages = self._client.get_or_create_collection(
-            PASSAGES, metadata={"hnsw:space": "cosine", **self.signature}, embedding_function=None)
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-        self.vector_store = ChromaVectorStore(chroma_collection=self.passages)
+        self._use_passages(self._client.get_or_create_collection(
+            PASSAGES, metadata={"hnsw:space": "cosine", **self.signature}, embedding_function=None))
 
-    @classmethod
-    def reset_signature(cls, settings: Settings) -> None:
-        """Drop the passages of a store built with another model (reindex rebuilds them)."""
-        apply_offline_env()
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-        client = chromadb.PersistentClient(path=str(settings.chroma_dir),
-                                           settings=ChromaSettings(anonymized_telemetry=False))
-        if PASSAGES in [c.name for c in client.list_collections()]:
-            client.delete_collection(PASSAGES)
+    def begin_reindex(self) -> None:
+        """Write passages into a fresh side collection (a leftover of a crashed reindex goes)."""
+        if REINDEX in {c.name for c in self._client.list_collections()}:
+            self._client.delete_collection(REINDEX)
+        self._use_passages(self._client.create_collection(
+            REINDEX, metadata={"hnsw:space": "cosine", **self.signature}, embedding_function=None))
+
+    def finish_reindex(self, passage_counts: dict[str, int]) -> None:
+        """Swap the side collection in for PASSAGES and record each article's new count."""
+        self._client.delete_collection(PASSAGES)
+        self.passages.modify(name=PASSAGES)
+        self._use_passages(self._client.get_collection(PASSAGES, embedding_function=None))
+        ids = list(passage_counts)
+        for i in range(0, len(ids), _GET_PAGE):
+            page = ids[i:i + _GET_PAGE]
+            self.articles.update(ids=page, metadatas=[{"passages": passage_counts[a]} for a in page])
 
     # -- manifest ------------------------------------------------------------------------
     def _record_from_row(self, rid: str, meta: dict, text: str | None) -> ArticleRecord:
@@ -143,36 +153,51 @@ class Store:
         return self._record_from_row(got["ids"][0], got["metadatas"][0], text)
 
     def records(self, status: str | None = "ready", with_text: bool = False) -> list[ArticleRecord]:
+        return list(self.iter_records(status, with_text))
+
+    def iter_records(self, status: str | None = "ready", with_text: bool = False,
+                     page: int = _GET_PAGE) -> Iterator[ArticleRecord]:
+        """Manifest records page by page (a reindex streams the texts without holding them all)."""
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
         where = {"status": status} if status else None
-        out: list[ArticleRecord] = []
         offset = 0
         while True:
-            got = self.articles.get(where=where, include=include, limit=_GET_PAGE, offset=offset)
+            got = self.articles.get(where=where, include=include, limit=page, offset=offset)
             for i, rid in enumerate(got["ids"]):
                 text = got["documents"][i] if with_text else None
-                out.append(self._record_from_row(rid, got["metadatas"][i], text))
-            if len(got["ids"]) < _GET_PAGE:
-                return out
-            offset += _GET_PAGE
+                yield self._record_from_row(rid, got["metadatas"][i], text)
+            if len(got["ids"]) < page:
+                return
+            offset += page
 
     def hashes(self) -> dict[str, tuple[str, str]]:
         """article id -> (content hash, status), for the sync's unchanged check."""
         return {r.article.id: (r.content_hash, r.status) for r in self.records(status=None)}
 
-    def _put_record(self, article: Article, content_hash: str, passages: int, status: str) -> None:
-        meta = {f: getattr(article, f) for f in _ARTICLE_FIELDS if getattr(article, f)}
-        meta.update(title=article.title, content_hash=content_hash, passages=passages,
-                    status=status, published_key=date_key(article.published))
-        # The manifest needs no vector; Chroma requires one, so every record gets the same.
-        self.articles.upsert(ids=[article.id], documents=[article.text], metadatas=[meta],
-                             embeddings=[[1.0]])
-
     def mark_pending(self, article: Article) -> None:
-        self._put_record(article, "", 0, "pending")
+        self.mark_pending_many([article])
 
     def mark_ready(self, article: Article, passages: int) -> None:
-        self._put_record(article, article.content_hash, passages, "ready")
+        self.mark_ready_many([(article, passages)])
+
+    def mark_pending_many(self, articles: list[Article]) -> None:
+        """Write each record (text and metadata) as `pending`: not yet counted as stored."""
+        metas = []
+        for article in articles:
+            # None deletes a key: Chroma's upsert merges metadata, and a field the new version
+            # of the article lacks must not survive from the old one.
+            meta = {f: getattr(article, f) or None for f in _ARTICLE_FIELDS}
+            meta.update(title=article.title, content_hash="", passages=0, status="pending",
+                        published_key=date_key(article.published))
+            metas.append(meta)
+        # The manifest needs no vector; Chroma requires one, so every record gets the same.
+        self.articles.upsert(ids=[a.id for a in articles], documents=[a.text for a in articles],
+                             metadatas=metas, embeddings=[[1.0]] * len(articles))
+
+    def mark_ready_many(self, done: list[tuple[Article, int]]) -> None:
+        """Flip pending records to `ready` with their hash (text and fields were written already)."""
+        self.articles.update(ids=[a.id for a, _ in done], metadatas=[
+            {"content_hash": a.content_hash, "passages": n, "status": "ready"} for a, n in done])
 
     def delete_article(self, article_id: str) -> None:
         self.delete_passages(article_id)
@@ -180,14 +205,22 @@ class Store:
 
     # -- passages ------------------------------------------------------------------------
     def delete_passages(self, article_id: str) -> None:
-        self.vector_store.delete(ref_doc_id=article_id)
+        self.delete_passages_many([article_id])
+
+    def delete_passages_many(self, article_ids: list[str]) -> None:
+        if article_ids:   # llama-index's ChromaVectorStore keys a node's article as document_id
+            self.passages.delete(where={"document_id": {"$in": list(article_ids)}})
 
     def add_passages(self, article: Article, passages: list[Passage],
                      embeddings: list[list[float]]) -> None:
+        self.add_passage_rows([(article, p, v) for p, v in zip(passages, embeddings, strict=True)])
+
+    def add_passage_rows(self, rows: list[tuple[Article, Passage, list[float]]]) -> None:
+        """Add (article, passage, vector) rows, WRITE_BATCH per Chroma call."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes = []
-        for p, vector in zip(passages, embeddings, strict=True):
+        for article, p, vector in rows:
             meta = {"article_id": article.id, "index": p.index, "start": p.start, "end": p.end,
                     "title": article.title, "published_key": date_key(article.published)}
             for key in ("published", "source", "url"):
@@ -199,7 +232,8 @@ class Store:
                             relationships={NodeRelationship.SOURCE:
                                            RelatedNodeInfo(node_id=article.id)})
             nodes.append(node)
-        self.vector_store.add(nodes)
+        for i in range(0, len(nodes), WRITE_BATCH):
+            self.vector_store.add(nodes[i:i + WRITE_BATCH])
 
     def passage_count(self) -> int:
         return self.passages.count()
@@ -224,7 +258,28 @@ class Store:
             return []
         result = self.vector_store.query(
             VectorStoreQuery(query_embedding=embedding, similarity_top_k=k, filters=filters))
-        return [hit_from_node(node, sim) for node, sim in zip(result.nodes, result.similarities)]
+        # Chroma's vector index is loaded once per process: a passage that another process (a
+        # CLI ingest or delete beside the UI) removed since then comes back without its row.
+        return [hit_from_node(node, sim) for node, sim in zip(result.nodes, result.similarities)
+                if "article_id" in (node.metadata or {})]
+
+
+def make_client(settings: Settings):
+    """chromadb's HttpClient for RAG_CHROMA_URL, else an embedded store under RAG_HOME."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    url = settings.chroma_url
+    if url:
+        from urllib.parse import urlparse
+        u = urlparse(url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(f"RAG_CHROMA_URL={url!r}: expected http://host:port")
+        return chromadb.HttpClient(host=u.hostname, port=u.port or 8000,
+                                   ssl=u.scheme == "https", settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
 def hit_from_row(pid: str, text: str, meta: dict, score: float) -> PassageHit:

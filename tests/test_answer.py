@@ -84,3 +84,12 @@ def test_adjacent_units_merge_into_one_citation():
     units = list(_units(BBC).values())
     merged = merge_adjacent(units[1:3], lambda _: BBC)
     assert len(merged) == 1 and merged[0].text == BBC[units[1].start:units[2].end]
+
+
+def test_a_quotation_cut_by_one_passage_end_is_taken_whole_from_the_next_in_any_order():
+    cut = _hit(0, TEXT.index("pretext.") + len("pretext."))   # ends inside the quotation
+    for hits in ([cut, _hit()], [_hit(), cut]):
+        texts = [u.text for u in units_of(hits, lambda _: TEXT)]
+        assert any(t.startswith("“Relevant") and t.endswith("the minister.") for t in texts)
+        assert not any(t.endswith("pretext.") for t in texts)
+        assert len(texts) == len(set(texts)) == 4

@@ -1,0 +1,452 @@
+"""Known-item retrieval benchmark: BM25, dense, our hybrid and a llama-index quickstart, side by side.
+
+Each reference summary sentence is a query and its own article is the target:
+- CNN/DM (See et al. 2017 test set, every 5th example with its article): each highlight line;
+- BBC News Summary: each sentence of the extractive summary (run together without spaces in the
+  data, so `split_summary` cuts only where the article itself has a sentence end).
+
+Scores are per article: a passage hit counts for its article and each ranking keeps an article's
+first passage only. Articles with identical text (BBC has 100 such pairs, e.g. sport/012 =
+sport/020 and tech/003 = tech/036) are all ingested, and a hit on any twin counts as correct.
+Near-duplicates (a follow-up story repeating sentences) stay distinct targets.
+
+Our three systems query one store built by `Pipeline.ingest` from a temporary .jsonl (the real
+loader, chunker and embedder) under a temporary RAG_HOME. The baseline is the llama-index
+quickstart: `VectorStoreIndex.from_documents` (default SentenceSplitter, 1024-token chunks, of
+which MiniLM reads only the first 256 word pieces), in-memory SimpleVectorStore, the same
+embedding model passed explicitly, no LLM. All dense systems share the same query vectors.
+
+    python eval/bench_retrieval.py [--data DIR] [--limit N] [--queries N] [--datasets cnndm,bbc]
+                                   [--work DIR] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rag.config import Settings, apply_offline_env  # noqa: E402
+
+CNNDM_FILE = Path("cnndm-test-see2017") / "cnndm_test_see2017_every5th_with_articles.jsonl"
+BBC_FILE = Path("bbc-news-summary") / "bbc_news_summary.jsonl"
+SYSTEMS = ("bm25", "dense", "hybrid", "llamaindex_vector")
+# Ablation, not a system: reciprocal-rank fusion (k=60) of the same dense and BM25 lists, i.e.
+# what HybridRetriever.search returned before it switched to relative-score fusion.
+ABLATION = "hybrid_rrf"
+CUTOFFS = (1, 5, 10)
+PASSAGE_DEPTH = 50       # passages retrieved per query, enough to fill 10 distinct articles
+QUERY_BATCH = 256
+SAMPLE_SEED = 0
+
+# Sentence terminators and the closing quotes/brackets that may follow them.
+_TERMINATOR_RUN = re.compile(r"[.!?]+([\"'’”)\]]*)")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    targets: frozenset[str]     # the article and its exact-text twins
+
+
+@dataclass
+class Corpus:
+    name: str
+    records: list[dict]         # {"id", "article", optional "title"/"category"}: written as .jsonl
+    queries: list[Query]
+    twin_groups: int            # groups of articles with identical text
+
+
+# ---------------------------------------------------------------- metrics
+
+def article_ranking(article_ids, depth: int = 10) -> list[str]:
+    """Passage-level article ids -> distinct articles in first-seen order, at most `depth`."""
+    seen: dict[str, None] = {}
+    for aid in article_ids:
+        if aid not in seen:
+            seen[aid] = None
+            if len(seen) == depth:
+                break
+    return list(seen)
+
+
+def first_hit_rank(ranking: list[str], targets) -> int | None:
+    """1-based rank of the first target in `ranking`, None when it is missing."""
+    return next((i for i, aid in enumerate(ranking, start=1) if aid in targets), None)
+
+
+def paired_comparison(ours: list[int | None], theirs: list[int | None]) -> dict:
+    """Per-query comparison on reciprocal rank@10: mean difference, queries better and worse."""
+    def rr(rank):
+        return 1.0 / rank if rank is not None and rank <= 10 else 0.0
+    diffs = [rr(a) - rr(b) for a, b in zip(ours, theirs, strict=True)]
+    return {"mrr@10_delta": sum(diffs) / len(diffs),
+            "queries_better": sum(d > 0 for d in diffs),
+            "queries_worse": sum(d < 0 for d in diffs)}
+
+
+def score_ranks(ranks: list[int | None]) -> dict[str, float]:
+    """hit@1/5/10 and MRR@10 (reciprocal rank, 0 beyond rank 10) averaged over queries."""
+    if not ranks:
+        raise ValueError("score_ranks: no queries to score")
+    n = len(ranks)
+    scores = {f"hit@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in CUTOFFS}
+    scores["mrr@10"] = sum(1.0 / r for r in ranks if r is not None and r <= 10) / n
+    return scores
+
+
+# ---------------------------------------------------------------- datasets
+
+def split_summary(summary: str, article: str) -> list[str]:
+    """Cut a run-together extractive summary ("profit.The firm") into its sentences.
+
+    A candidate cut follows a terminator (and any closing quotes) with no space after it; it is
+    taken only when the text since the previous cut also ends a sentence in the article, i.e. is
+    followed there by whitespace or the end. So "U.S.Army"-like abbreviations and "$1.1bn" stay
+    whole, and in `surprise.""The` the cut falls between the two quotes, as in the article.
+    """
+    flat_article = " ".join(article.split())
+    sentences, start = [], 0
+    for match in _TERMINATOR_RUN.finditer(summary):
+        # Longest first: after all the closers, then after fewer of them.
+        for end in range(match.end(), match.start(1) - 1, -1):
+            if end >= len(summary) or summary[end].isspace():
+                continue
+            piece = " ".join(summary[start:end].split())
+            if piece and _ends_sentence(piece, flat_article):
+                sentences.append(piece)
+                start = end
+                break
+    rest = " ".join(summary[start:].split())
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _ends_sentence(piece: str, flat_article: str) -> bool:
+    at = flat_article.find(piece)
+    while at >= 0:
+        after = at + len(piece)
+        if after == len(flat_article) or flat_article[after] == " ":
+            return True
+        at = flat_article.find(piece, at + 1)
+    return False
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: dataset file not found (set --data or RAG_DATA)")
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{number}: invalid JSON ({e.msg})") from None
+    return records
+
+
+def _require(record: dict, field: str, path: Path, number: int) -> str:
+    value = record.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{path}: record {number} has no text in field {field!r}")
+    return value
+
+
+def _twins(records: list[dict]) -> tuple[dict[str, frozenset[str]], int]:
+    """Article id -> ids of all articles with the same whitespace-normalised text."""
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        groups.setdefault(" ".join(r["article"].split()), []).append(r["id"])
+    twins = {aid: frozenset(ids) for ids in groups.values() for aid in ids}
+    return twins, sum(1 for ids in groups.values() if len(ids) > 1)
+
+
+def load_cnndm(data: Path, limit: int | None = None) -> Corpus:
+    path = data / CNNDM_FILE
+    records, queries_by_id = [], {}
+    for number, raw in enumerate(_read_jsonl(path)[:limit], start=1):
+        if "index" not in raw:
+            raise ValueError(f"{path}: record {number} has no field 'index'")
+        # The loader keys articles by `id`; without one it would hash the text into an id.
+        aid = f"cnndm-{raw['index']}"
+        records.append({"id": aid, "article": _require(raw, "article", path, number)})
+        highlights = _require(raw, "reference", path, number).split("\n")
+        queries_by_id[aid] = [h.strip() for h in highlights if h.strip()]
+    return _corpus("cnndm", records, queries_by_id)
+
+
+def load_bbc(data: Path, limit: int | None = None) -> Corpus:
+    path = data / BBC_FILE
+    records, queries_by_id = [], {}
+    for number, raw in enumerate(_read_jsonl(path)[:limit], start=1):
+        aid = _require(raw, "id", path, number)
+        article = _require(raw, "article", path, number)
+        records.append({"id": aid, "title": raw.get("title"), "category": raw.get("category"),
+                        "article": article})
+        queries_by_id[aid] = split_summary(_require(raw, "summary", path, number), article)
+    return _corpus("bbc", records, queries_by_id)
+
+
+def _corpus(name: str, records: list[dict], queries_by_id: dict[str, list[str]]) -> Corpus:
+    twins, twin_groups = _twins(records)
+    queries = [Query(text, twins[aid]) for aid, texts in queries_by_id.items() for text in texts]
+    return Corpus(name, records, queries, twin_groups)
+
+
+def sample_queries(queries: list[Query], query_limit: int | None) -> list[Query]:
+    """All queries, or a seeded random sample kept in dataset order (the same on every run)."""
+    if query_limit is None or query_limit >= len(queries):
+        return queries
+    keep = sorted(random.Random(SAMPLE_SEED).sample(range(len(queries)), query_limit))
+    return [queries[i] for i in keep]
+
+
+# ---------------------------------------------------------------- systems
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _ingest_progress(name: str):
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 15 or done == total:
+            last[0] = time.monotonic()
+            _log(f"[{name}] embedded {done}/{total} passages")
+    return report
+
+
+def query_vectors(embedder, texts: list[str]) -> list[list[float]]:
+    """Query embeddings in batches when that equals embed_query (MiniLM has no query prompt)."""
+    if not texts:
+        return []
+    probe = texts[0]
+    single, batched = embedder.embed_query(probe), embedder.embed_texts([probe])[0]
+    if max(abs(a - b) for a, b in zip(single, batched)) > 1e-5:
+        return [embedder.embed_query(t) for t in texts]
+    vectors = []
+    for i in range(0, len(texts), QUERY_BATCH):
+        vectors.extend(embedder.embed_texts(texts[i:i + QUERY_BATCH]))
+    return vectors
+
+
+def build_vector_index(records: list[dict], embedder, persist_dir: Path | None = None):
+    """The llama-index quickstart over the raw article texts, with our embedding model.
+
+    With `persist_dir` the index is saved there and loaded back on the next run over the same
+    records (its vectors are the expensive part); without it, it lives in memory only.
+    """
+    from llama_index.core import (Document, StorageContext, VectorStoreIndex,
+                                  load_index_from_storage)
+
+    if persist_dir is not None and (persist_dir / "docstore.json").is_file():
+        storage = StorageContext.from_defaults(persist_dir=str(persist_dir))
+        return load_index_from_storage(storage, embed_model=embedder.llama_model)
+    documents = [Document(text=r["article"], id_=r["id"]) for r in records]
+    index = VectorStoreIndex.from_documents(documents, embed_model=embedder.llama_model,
+                                            show_progress=True)
+    if persist_dir is not None:
+        index.storage_context.persist(persist_dir=str(persist_dir))
+    return index
+
+
+def _records_key(records: list[dict]) -> str:
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def rank_all(corpus: Corpus, pipeline, vector_index, vectors) -> dict[str, list[int | None]]:
+    from llama_index.core.schema import QueryBundle
+    from rag.retrieve import Filters, reciprocal_rank_fusion
+
+    retriever = pipeline.retriever
+    li_retriever = vector_index.as_retriever(similarity_top_k=PASSAGE_DEPTH)
+    no_filter = Filters()
+    ranks: dict[str, list[int | None]] = {s: [] for s in (*SYSTEMS, ABLATION)}
+    started = time.monotonic()
+    for i, (query, vector) in enumerate(zip(corpus.queries, vectors), start=1):
+        passages = {
+            "bm25": retriever.sparse(query.text, PASSAGE_DEPTH, no_filter),
+            "dense": retriever.dense(query.text, PASSAGE_DEPTH, no_filter, query_vector=vector),
+            "hybrid": retriever.search(query.text, PASSAGE_DEPTH, no_filter, query_vector=vector),
+        }
+        for system, hits in passages.items():
+            ranking = article_ranking(h.passage.article_id for h in hits)
+            ranks[system].append(first_hit_rank(ranking, query.targets))
+        article_of = {h.passage.id: h.passage.article_id
+                      for h in passages["bm25"] + passages["dense"]}
+        fused = reciprocal_rank_fusion([[h.passage.id for h in passages["dense"]],
+                                        [h.passage.id for h in passages["bm25"]]], k=60)
+        ranking = article_ranking(article_of[pid] for pid, _ in fused)
+        ranks[ABLATION].append(first_hit_rank(ranking, query.targets))
+        nodes = li_retriever.retrieve(QueryBundle(query_str=query.text, embedding=vector))
+        ranking = article_ranking(n.node.ref_doc_id for n in nodes)
+        ranks["llamaindex_vector"].append(first_hit_rank(ranking, query.targets))
+        if i % 1000 == 0 or i == len(corpus.queries):
+            _log(f"[{corpus.name}] queried {i}/{len(corpus.queries)} "
+                 f"({time.monotonic() - started:.0f} s)")
+    return ranks
+
+
+def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
+                 keep: bool = False) -> dict:
+    """Ingest `corpus` under `work`, build the baseline, run every query through all systems.
+
+    With `keep`, the store and the baseline index stay in `work` and a later run reuses them:
+    re-ingesting unchanged articles embeds nothing, and --prune drops articles no longer listed.
+    """
+    from rag.pipeline import Pipeline
+
+    timings = {}
+    folder = work / corpus.name
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "articles.jsonl"
+    with open(source, "w", encoding="utf-8") as fh:
+        for record in corpus.records:
+            fh.write(json.dumps({k: v for k, v in record.items() if v is not None},
+                                ensure_ascii=False) + "\n")
+    home = work / f"home-{corpus.name}"
+    pipeline = Pipeline(settings.with_(home=home), embedder=embedder).open()
+    t = time.monotonic()
+    report = pipeline.ingest([folder], prune=True, progress=_ingest_progress(corpus.name))
+    timings["ingest_s"] = round(time.monotonic() - t, 1)
+    if report.failed or report.articles != len(corpus.records):
+        raise RuntimeError(f"{source}: ingested {report.articles} of {len(corpus.records)} "
+                           f"articles; failures: {report.failed[:3]}")
+
+    _log(f"[{corpus.name}] llama-index VectorStoreIndex over {len(corpus.records)} documents")
+    t = time.monotonic()
+    persist = work / f"llamaindex-{corpus.name}-{_records_key(corpus.records)}" if keep else None
+    vector_index = build_vector_index(corpus.records, embedder, persist)
+    timings["vector_index_s"] = round(time.monotonic() - t, 1)
+
+    t = time.monotonic()
+    vectors = query_vectors(embedder, [q.text for q in corpus.queries])
+    ranks = rank_all(corpus, pipeline, vector_index, vectors)
+    timings["query_s"] = round(time.monotonic() - t, 1)
+    return {
+        "articles": report.articles, "passages": report.passages,
+        "vector_index_chunks": len(vector_index.docstore.docs),
+        "queries": len(corpus.queries), "twin_groups": corpus.twin_groups,
+        "systems": {s: score_ranks(ranks[s]) for s in SYSTEMS},
+        "ablation": {ABLATION: score_ranks(ranks[ABLATION])},
+        "hybrid_vs": {s: paired_comparison(ranks["hybrid"], ranks[s])
+                      for s in SYSTEMS if s != "hybrid"},
+        "seconds": timings,
+    }
+
+
+LOADERS = {"cnndm": load_cnndm, "bbc": load_bbc}
+
+
+def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | None = None,
+        query_limit: int | None = None, work: Path | None = None) -> dict:
+    """Benchmark each dataset; returns {"config": ..., "datasets": {name: results}, "wall_s"}.
+
+    Stores go to a temporary folder removed afterwards, or to `work`, kept for the next run.
+    """
+    apply_offline_env()
+    unknown = [d for d in datasets if d not in LOADERS]
+    if unknown:
+        raise ValueError(f"datasets: unknown {unknown}; expected some of {sorted(LOADERS)}")
+    started = time.monotonic()
+    corpora = [LOADERS[name](Path(settings.data), limit) for name in datasets]  # bad data fails fast
+    embedder.load()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        folder = Path(work) if work is not None else Path(tmp)
+        for corpus in corpora:
+            total_queries = len(corpus.queries)
+            corpus.queries = sample_queries(corpus.queries, query_limit)
+            _log(f"[{corpus.name}] {len(corpus.records)} articles, {len(corpus.queries)} of "
+                 f"{total_queries} queries")
+            results[corpus.name] = bench_corpus(corpus, settings, embedder, folder,
+                                                keep=work is not None)
+            results[corpus.name]["queries_available"] = total_queries
+    return {
+        "config": {"embedder": embedder.name, "chunk_tokens": settings.chunk_tokens,
+                   "chunk_overlap": settings.chunk_overlap, "candidate_k": settings.candidate_k,
+                   "dense_weight": settings.dense_weight, "passage_depth": PASSAGE_DEPTH, "limit": limit,
+                   "query_limit": query_limit, "sample_seed": SAMPLE_SEED},
+        "datasets": results,
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+def markdown(result: dict) -> str:
+    metrics = [f"hit@{k}" for k in CUTOFFS] + ["mrr@10"]
+    lines = []
+    for name, r in result["datasets"].items():
+        lines.append(f"### {name}: {r['articles']} articles ({r['passages']} passages; "
+                     f"{r['vector_index_chunks']} llama-index chunks), {r['queries']} of "
+                     f"{r['queries_available']} queries, {r['twin_groups']} twin groups")
+        lines.append("")
+        lines.append("| system | " + " | ".join(metrics) + " |")
+        lines.append("|---|" + "---:|" * len(metrics))
+        rows = [*r["systems"].items(),
+                *((f"*{name} (ablation: previous RRF fusion)*", scores)
+                  for name, scores in r["ablation"].items())]
+        for system, scores in rows:
+            lines.append(f"| {system} | " + " | ".join(f"{scores[m]:.3f}" for m in metrics) + " |")
+        lines.append("")
+        lines.append("hybrid vs " + "; ".join(
+            f"{system}: MRR@10 {c['mrr@10_delta']:+.4f} ({c['queries_better']} queries better, "
+            f"{c['queries_worse']} worse)" for system, c in r["hybrid_vs"].items()))
+        s = r["seconds"]
+        lines.append("")
+        lines.append(f"ingest {s['ingest_s']} s, llama-index index {s['vector_index_s']} s, "
+                     f"queries {s['query_s']} s")
+        lines.append("")
+    lines.append(f"wall time {result['wall_s']} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, help="datasets folder (default: RAG_DATA)")
+    parser.add_argument("--limit", type=int, help="first N articles of each dataset")
+    parser.add_argument("--queries", type=int, help="seeded sample of N queries per dataset")
+    parser.add_argument("--datasets", default="cnndm,bbc", help="comma-separated: cnndm,bbc")
+    parser.add_argument("--work", type=Path,
+                        help="keep stores and the baseline index here and reuse them next run "
+                             "(default: a temporary folder, removed)")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    args = parser.parse_args(argv)
+    for flag in ("limit", "queries"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag}: expected a positive number")
+    apply_offline_env()
+    from rag.embedding import Embedder
+
+    settings = Settings.from_env(data=args.data)
+    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    try:
+        result = run(settings, Embedder(settings), datasets, args.limit, args.queries, args.work)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
