@@ -3,8 +3,8 @@
 Extractive by default: `rag.summarize_extractive` ranks the article's sentences (position-aware
 centrality with redundancy control over TF-IDF sentence vectors); every summary sentence is an
 exact span of the article and cites itself. Across articles, each source gets its own dated,
-attributed sentences ("On 2016-04-30, hani.co.kr reported: ... [2]"). With an LLM configured,
-`rag.generate.llm_summary` writes the summary over all passages and verifies each sentence.
+attributed sentences ('"Title" (hani.co.kr, 2016-04-30): ... [2]'). Summaries stay extractive
+when an LLM is configured (LLM map-reduce summaries are not built yet).
 Cache: RAG_HOME/summaries/<key>.json, keyed by the articles' content hashes and the settings
 that shape the summary; an edited article has a new hash, so its old summary is never read.
 """
@@ -103,23 +103,12 @@ class Summarizer:
             if record is None:
                 raise ValueError(f"no article with id {article_id!r}")
             records.append(record)
-        llm = self.pipeline.llm
-        mode = "generative" if llm is not None else "extractive"
-        key = self._key(records, n, mode)
+        # Summaries are extractive in every mode (LLM map-reduce summaries are not built yet).
+        key = self._key(records, n, "extractive")
         hit = self._cached(key)
         if hit is not None:
             return hit
-        summary = None
-        if llm is not None:
-            from .generate import LLMUnavailable, llm_summary
-            try:
-                summary = llm_summary(llm, records, self.pipeline, n)
-            except LLMUnavailable as exc:
-                summary = replace(self._extractive(records, n), notice=(
-                    f"The language model is unavailable ({exc}); this summary is extractive."))
-                key = self._key(records, n, "extractive")
-        if summary is None:
-            summary = self._extractive(records, n)
+        summary = self._extractive(records, n)
         self._store(key, summary)
         return summary
 
