@@ -19,8 +19,12 @@ test: setup-dev
 ingest: setup
 	$(PY) -m rag ingest corpus --prune
 
+# Full benchmarks (not CI): performance, retrieval (CNN/DM + BBC), summaries vs LEAD-3.
 bench: setup-dev
+	mkdir -p eval/reports
 	$(PY) -m rag bench --report eval/reports
+	$(PY) eval/bench_retrieval.py --data $(RAG_DATA) > eval/reports/retrieval.md
+	$(PY) eval/bench_summaries.py --data $(RAG_DATA) > eval/reports/summaries.md
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
