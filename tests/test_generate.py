@@ -13,7 +13,7 @@ import time
 
 import pytest
 from fakes import FakeEmbedder
-from llama_index.core.base.llms.types import (ChatMessage, ChatResponse, CompletionResponse,
+from llama_index.core.base.llms.types import (ChatMessage, ChatResponse,
                                               LLMMetadata, MessageRole)
 from llama_index.core.llms import CustomLLM
 from pydantic import PrivateAttr

@@ -138,7 +138,7 @@ def test_seed_questions_get_verified_generative_answers(real_pipeline, llama_ser
         # A reply none of whose sentences the passages support is garbage: extractive fallback.
         assert answer.mode == "generative" or answer.notice.startswith(
             "The language model is unavailable"), answer.notice
-        marks = [("supported" if s["supported"] else "UNSUPPORTED") + f" {s['support']:.2f}"
+        marks = [("supported" if s["supported"] else "UNSUPPORTED") + f" {s.get('support', 1.0):.2f}"
                  for s in answer.sentences]
         print(f"{question}\n  refused={answer.refused} {answer.text}\n  {marks}\n"
               f"  notice: {answer.notice}")
