@@ -8,7 +8,6 @@ unanswerable cases (with the false-refusal and false-answer rates); summary ROUG
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEmbedder
-from rag import bench
+from rag import bench, bench_ingest
 from rag.articles import Article, load_file
 from rag.config import Settings
 
@@ -32,17 +32,17 @@ def test_mrr_ranks_articles_by_their_best_passage():
 def test_perturbation_is_small_seeded_and_unit_length():
     v = np.zeros(384)
     v[0] = 1.0
-    a, b = bench.perturbed(v, 1), bench.perturbed(v, 2)
-    assert np.allclose(a, bench.perturbed(v, 1)) and not np.allclose(a, b)
+    a, b = bench_ingest.perturbed(v, 1), bench_ingest.perturbed(v, 2)
+    assert np.allclose(a, bench_ingest.perturbed(v, 1)) and not np.allclose(a, b)
     assert math.isclose(np.linalg.norm(a), 1.0, rel_tol=1e-9)
-    assert float(a @ v) == pytest.approx(1 / math.sqrt(1 + bench.PERTURBATION ** 2), abs=1e-9)
+    assert float(a @ v) == pytest.approx(1 / math.sqrt(1 + bench_ingest.PERTURBATION ** 2), abs=1e-9)
 
 
 def test_replay_serves_table_vectors_perturbs_repeats_and_encodes_the_rest():
     real = FakeEmbedder()
     real.settings = Settings()
     table = {"known": np.asarray(real.embed_texts(["something else"])[0])}
-    replay = bench.ReplayEmbedder(real, table)
+    replay = bench_ingest.ReplayEmbedder(real, table)
     calls = real.calls
     first, again = replay.embed_texts(["known", "known"])
     assert np.allclose(first, table["known"])                    # first occurrence: exact
@@ -57,7 +57,7 @@ def test_write_corpus_adds_distinct_copies_until_the_size(tmp_path):
     articles = [Article(id=f"art{i}", title=f"Title {i}", text=f"Body of article {i}.",
                         source="news") for i in range(3)]
     per_article = {"art0": 4, "art1": 3, "art2": 3}              # 10 passages in all
-    real_ids = bench.write_corpus(tmp_path / "c", articles, per_article, 25)
+    real_ids = bench_ingest.write_corpus(tmp_path / "c", articles, per_article, 25)
     assert real_ids == ["art0", "art1", "art2"]
     loaded = [a for f in sorted((tmp_path / "c").glob("*.jsonl")) for a in load_file(f)[0]]
     assert len(loaded) == 8                                      # 10 + 10 + 4 + 3 >= 25
@@ -65,7 +65,7 @@ def test_write_corpus_adds_distinct_copies_until_the_size(tmp_path):
     assert {a.text for a in loaded} == {a.text for a in articles}
     assert {a.title for a in loaded} == {a.title for a in articles}  # same text -> same vectors
     assert next(a for a in loaded if a.id == "art0").source == "news"
-    assert bench.write_corpus(tmp_path / "d", articles, per_article, 5) == ["art0", "art1"]
+    assert bench_ingest.write_corpus(tmp_path / "d", articles, per_article, 5) == ["art0", "art1"]
 
 
 def _result(**changes):
@@ -105,7 +105,7 @@ def test_human_summary_lists_targets():
 
 @pytest.mark.slow
 def test_ingest_child_streams_a_corpus_with_replayed_vectors(tmp_path, real_embedder):
-    from rag.bench import child_ingest, chunked, load_cnndm
+    from rag.bench import chunked, load_cnndm
     from conftest import DATA
     settings = Settings(data=DATA)
     articles, _ = load_cnndm(settings)
@@ -113,11 +113,11 @@ def test_ingest_child_streams_a_corpus_with_replayed_vectors(tmp_path, real_embe
     (tmp_path / "table.json").write_text(json.dumps([t for _, _, t in rows]))
     np.save(tmp_path / "table.npy", np.asarray(real_embedder.embed_texts([t for _, _, t in rows])))
     per_article = {a.id: sum(1 for r in rows if r[0].id == a.id) for a in articles[:6]}
-    bench.write_corpus(tmp_path / "corpus", articles[:6], per_article, 2 * len(rows))
-    out = child_ingest({"home": str(tmp_path / "home"), "corpus": str(tmp_path / "corpus"),
-                        "backend": "torch", "model_home": str(tmp_path / "models"),
-                        "table_texts": str(tmp_path / "table.json"),
-                        "table_vectors": str(tmp_path / "table.npy")})
+    bench_ingest.write_corpus(tmp_path / "corpus", articles[:6], per_article, 2 * len(rows))
+    out = bench_ingest.run_child({   # a fresh process, as in the bench
+        "home": str(tmp_path / "home"), "corpus": str(tmp_path / "corpus"), "backend": "torch",
+        "model_home": str(tmp_path / "models"), "table_texts": str(tmp_path / "table.json"),
+        "table_vectors": str(tmp_path / "table.npy")})
     assert out["passages"] == 2 * len(rows) and out["articles"] == 12 and out["failed"] == []
     assert out["encoded_for_real"] == 0                   # every passage came from the table
     assert 0 < out["baseline_rss_mb"] <= out["peak_rss_mb"] <= out["peak_with_bm25_rss_mb"]

@@ -114,7 +114,7 @@ def test_twenty_chat_sessions_at_once_while_a_cli_ingest_writes(tmp_path, real_p
     import app
     report = real_pipeline.ingest([write_towns(tmp_path / "towns")])
     assert report.added == SESSIONS and report.failed == []
-    bbc = write_jsonl(tmp_path / "bbc.jsonl", bbc_records(DATA, 80, every=25))
+    bbc = write_jsonl(tmp_path / "bbc.jsonl", bbc_records(DATA, 50, every=25))
     port = free_port()
     demo = app.serve(real_pipeline, server_port=port, prevent_thread_lock=True, quiet=True)
     ingest = None
@@ -144,5 +144,5 @@ def test_twenty_chat_sessions_at_once_while_a_cli_ingest_writes(tmp_path, real_p
           f"when the last session finished: {ingest_overlapped_to_end}")
     assert len(latencies) == 3 * SESSIONS
     state = store_state(real_pipeline.settings.home)
-    assert len(state["ready"]) == SESSIONS + 80 and state["pending"] == []
+    assert len(state["ready"]) == SESSIONS + 50 and state["pending"] == []
     assert state["problems"] == [] and state["not_in_vector_index"] == []

@@ -1,7 +1,7 @@
 """Crash safety with real processes: `kill -9` of `python -m rag ingest` at seeded random points,
-then one more ingest leaves every article exactly once, no orphaned or duplicate passages and
-the counts of an uninterrupted ingest. Writers side by side (two CLI ingests, or the UI and a
-CLI ingest) on overlapping inputs leave the same consistent store.
+then ingesting again (two CLI ingests at once, on overlapping inputs) leaves every article
+exactly once, no orphaned or duplicate passages and the counts of an uninterrupted ingest.
+The UI and a CLI ingest writing at once leave the same consistent store.
 """
 import random
 import time
@@ -9,10 +9,10 @@ import time
 import pytest
 
 from conftest import DATA
-from processes import (IngestProcess, bbc_records, free_port, json_out, run_rag, store_state,
-                       write_jsonl)
+from processes import IngestProcess, bbc_records, free_port, store_state, write_jsonl
 
-# Small passages: many write groups per run, so a kill can land between or inside them.
+# Small passages: ~1000 for 40 articles, several write groups per run, so that every run has
+# groups left to interrupt (a killed run commits about 250 passages first).
 CHUNKING = {"RAG_CHUNK_TOKENS": "24", "RAG_CHUNK_OVERLAP": "4"}
 KILL_RUNS = ("startup", "writing", "writing", "startup", "writing")   # where each kill aims
 KILL_SEED = 8
@@ -39,9 +39,14 @@ def assert_complete(state: dict, expected: dict[str, int]):
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_then_reingest_completes(tmp_path, real_embedder):
-    sample = write_jsonl(tmp_path / "bbc40.jsonl", bbc_records(DATA, 40, every=50))
-    expected = expected_passages(sample, real_embedder, 24, 4)
+def test_kill_9_at_random_points_then_two_ingests_at_once_complete(tmp_path, real_embedder):
+    records = bbc_records(DATA, 50, every=40)
+    # One file name in two folders: the loader takes a jsonl's name as its articles' source,
+    # so records in both files are the same articles.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    sample = write_jsonl(tmp_path / "a" / "bbc.jsonl", records[:40])
+    overlapping = write_jsonl(tmp_path / "b" / "bbc.jsonl", records[30:])
     home = tmp_path / "home"
     rng = random.Random(KILL_SEED)
     outcomes = []
@@ -54,9 +59,9 @@ def test_kill_9_at_random_points_then_reingest_completes(tmp_path, real_embedder
             run.wait_for_lock_file()
             time.sleep(rng.uniform(0.0, 2.0))
         else:                           # while groups are being embedded and written
-            while not run.wrote.wait(0.2):
-                assert run.proc.poll() is None, "".join(run.stderr)[-3000:]
-            time.sleep(rng.uniform(0.0, 1.5))
+            while not run.wrote.wait(0.2) and run.proc.poll() is None:
+                pass
+            time.sleep(rng.uniform(0.0, 1.0))
         killed = run.kill()
         outcomes.append((aim, "killed" if killed else f"exit {run.proc.returncode}",
                          run.progress[-1] if run.progress else None))
@@ -65,42 +70,26 @@ def test_kill_9_at_random_points_then_reingest_completes(tmp_path, real_embedder
             # A crash leaves whole articles or `pending` ones, never rows of unknown articles.
             assert all("is pending but has" in p for p in inspected["problems"]), inspected
             assert inspected["not_in_vector_index"] == []
-    print("\nkill runs:", outcomes)
+    print("\nkill runs (aim, outcome, last progress seen):", outcomes)
     mid_write = [o for o in outcomes if o[0] == "writing" and o[1] == "killed"]
     assert len(mid_write) >= 2, f"kills did not land while writing: {outcomes}"
     assert inspected is not None
-    assert inspected["pending"] or 0 < len(inspected["ready"]) < len(expected), inspected
+    assert inspected["pending"] or 0 < len(inspected["ready"]) < 40, inspected
 
-    final = IngestProcess(home, sample, **CHUNKING)
-    assert final.finish() == 0, "".join(final.stderr)[-3000:]
-    report = final.report()
-    assert report["failed"] == [] and report["articles"] == len(expected)
-    assert report["passages"] == sum(expected.values())
-    assert report["added"] + report["updated"] + report["unchanged"] == len(expected)
-    assert_complete(store_state(home), expected)
-    again = run_rag(home, "ingest", str(sample), "--json", **CHUNKING)
-    assert json_out(again)["unchanged"] == len(expected)           # nothing left to redo
-
-
-@pytest.mark.slow
-def test_two_cli_ingests_at_once_on_overlapping_inputs(tmp_path, real_embedder):
-    records = bbc_records(DATA, 45, every=40, skip=7)
-    # One file name in two folders: the loader takes a jsonl's name as the articles' source,
-    # so the 15 shared records are the same articles in both.
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    first = write_jsonl(tmp_path / "a" / "bbc.jsonl", records[:30])
-    second = write_jsonl(tmp_path / "b" / "bbc.jsonl", records[15:])
-    home = tmp_path / "home"
-    runs = [IngestProcess(home, first), IngestProcess(home, second)]
-    assert [r.finish() for r in runs] == [0, 0], [r.stderr[-5:] for r in runs]
+    # Then two writers at once: the interrupted sync again, and one sharing 10 of its articles.
+    runs = [IngestProcess(home, sample, **CHUNKING), IngestProcess(home, overlapping, **CHUNKING)]
+    assert [r.finish() for r in runs] == [0, 0], ["".join(r.stderr)[-2000:] for r in runs]
     reports = [r.report() for r in runs]
-    # The writer lock serialises them: whichever went second finds the overlap unchanged.
-    assert sorted((r["added"], r["unchanged"]) for r in reports) == [(15, 15), (30, 0)]
-    expected = {}
-    for path in (first, second):
-        expected.update(expected_passages(path, real_embedder, 200, 40))
-    assert len(expected) == 45
+    for report, count in zip(reports, (40, 20)):
+        assert report["failed"] == [] and report["duplicates"] == []
+        assert report["added"] + report["updated"] + report["unchanged"] == count
+    # The writer lock serialises them: whichever went second found the shared ten unchanged.
+    assert reports[0]["unchanged"] >= 10 or reports[1]["unchanged"] == 10, reports
+    expected = expected_passages(sample, real_embedder, 24, 4)
+    expected.update(expected_passages(overlapping, real_embedder, 24, 4))
+    assert len(expected) == 50
+    final = max(reports, key=lambda r: r["articles"])
+    assert final["articles"] == 50 and final["passages"] == sum(expected.values())
     assert_complete(store_state(home), expected)
 
 
@@ -114,7 +103,7 @@ def test_ui_upload_and_cli_ingest_at_once(tmp_path, real_pipeline):
     port = free_port()
     demo = app.serve(real_pipeline, server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs={"timeout": 300})
         cli = IngestProcess(real_pipeline.settings.home, by_cli)
         cli.wait_for_lock_file()          # the CLI is syncing: the UI's ingest has to wait
         assert cli.proc.poll() is None
