@@ -1,6 +1,6 @@
 from fakes import FakeEmbedder
 
-from rag.answer import build_answer, content_terms, speaker_of, units_of
+from rag.answer import build_answer, content_terms, shortlist, speaker_of, units_of
 from rag.chunking import Passage
 from rag.store import PassageHit
 
@@ -39,6 +39,35 @@ def test_speaker_question_puts_the_speakers_statement_first():
     assert "pretext" in answer.text and "won't resolve" in answer.text
     c = answer.citations[0]
     assert TEXT[c.start:c.end] == c.quote and answer.text.endswith("[1]")
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.encoded: list[str] = []
+
+    def embed_texts(self, texts):
+        self.encoded += list(texts)
+        return super().embed_texts(texts)
+
+
+def test_only_a_shortlist_of_units_is_encoded_and_the_speaker_survives_it():
+    filler = "".join(f"Delegates discussed the THAAD item number {i} at length. " for i in range(12))
+    text = filler + '\n\n"We oppose it," said Sergey Lavrov.'
+    hit = PassageHit(Passage("b::0", "b", 0, 0, len(text), text), "T", None, None, None, 0.5)
+    units = units_of([hit], lambda _: text)
+    assert len(units) == 13
+    picked = shortlist("What did Lavrov say about THAAD?", units, 4)
+    assert len(picked) == 4 and any("Lavrov" in u.text for u in picked)
+    embedder = CountingEmbedder()
+    answer = build_answer("What did Lavrov say about THAAD?", [hit], lambda _: text, embedder,
+                          max_units=1, refuse_below=0.1, encode_limit=4)
+    assert len(embedder.encoded) == 4
+    assert "We oppose it" in answer.text
+    everything = CountingEmbedder()
+    build_answer("What did Lavrov say about THAAD?", [hit], lambda _: text, everything,
+                 encode_limit=None)
+    assert len(everything.encoded) == 13
 
 
 def test_unknown_entity_is_refused():
