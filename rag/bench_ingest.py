@@ -3,7 +3,8 @@
 A corpus of N passages holds real CNN/DM articles, then numbered copies of them. A child process
 (`python -m rag.bench_ingest ARGS`) ingests it with the real tokenizer, chunker and store while
 its encoder serves vectors the bench computed already (`ReplayEmbedder`), and reports its peak
-resident memory: a fresh process, so the peak is this ingest's alone.
+resident memory: a fresh process, so the peak is this ingest's alone. Another child
+(`"measure": "index"`) opens the finished store and reports what its loaded index takes.
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from .config import Settings, apply_offline_env
 PERTURBATION = 0.15         # noise norm relative to a unit vector: copies keep cosine ~0.989
 CORPUS_FILE_RECORDS = 1000  # records per corpus .jsonl (the loader caps a file at 50 MB)
 
+
 def perturbed(vector: np.ndarray, seed: int, scale: float = PERTURBATION) -> np.ndarray:
     """A unit vector at cosine exactly 1/sqrt(1 + scale^2) from the unit `vector`."""
     noise = np.random.default_rng(seed).standard_normal(vector.shape[0])
     noise -= (noise @ vector) * vector          # orthogonal to the vector
     v = vector + scale * noise / np.linalg.norm(noise)
     return v / np.linalg.norm(v)
+
 
 class ReplayEmbedder:
     """The real embedder (tokenizer, queries, unknown texts) serving known texts from a table.
@@ -72,6 +75,7 @@ class ReplayEmbedder:
             out.append((v if n == 0 else perturbed(v, zlib.crc32(f"{n}:{t}".encode()))).tolist())
         return out
 
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -79,11 +83,13 @@ def peak_rss_mb() -> float:
             return round(int(line.split()[1]) / 1024, 1)
     raise RuntimeError("/proc/self/status has no VmHWM")
 
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     raise RuntimeError("/proc/self/status has no VmRSS")
+
 
 def write_corpus(folder: Path, articles, passages_per_article: dict[str, int],
                  size: int) -> list[str]:
@@ -112,6 +118,7 @@ def write_corpus(folder: Path, articles, passages_per_article: dict[str, int],
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
     return [r["id"] for r in records if "~copy" not in r["id"]]
 
+
 def child_ingest(args: dict) -> dict:
     """In a fresh process: stream-ingest `corpus` and report peak memory (see main below)."""
     from .embedding import make_embedder
@@ -134,6 +141,24 @@ def child_ingest(args: dict) -> dict:
             "peak_rss_mb": sync_peak, "peak_with_bm25_rss_mb": peak_rss_mb(),
             "rss_after_mb": rss_mb(), "encoded_for_real": embedder.misses}
 
+
+def child_index_rss(args: dict) -> dict:
+    """In a fresh process: resident memory the opened store takes once a query loaded its index.
+
+    This is "the index" that ingest memory may grow with: Chroma's vector index and its caches.
+    """
+    from .embedding import make_embedder
+    from .store import Store
+    settings = Settings.from_env(home=Path(args["home"]), embed_backend=args["backend"])
+    embedder = make_embedder(settings.with_(home=Path(args["model_home"])))   # never loaded
+    store = Store(settings, embedder.name, embedder.backend)
+    before = rss_mb()
+    store.open()
+    query = np.random.default_rng(0).standard_normal(args["dim"])
+    store.dense_search((query / np.linalg.norm(query)).tolist(), 10)
+    return {"passages": store.passage_count(), "index_rss_mb": round(rss_mb() - before, 1)}
+
+
 def run_child(args: dict) -> dict:
     done = subprocess.run([sys.executable, "-m", "rag.bench_ingest", json.dumps(args)],
                           capture_output=True, text=True, cwd=Path(__file__).parent.parent)
@@ -141,6 +166,9 @@ def run_child(args: dict) -> dict:
         raise RuntimeError(f"ingest child failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
+
 if __name__ == "__main__":   # the child of run_child: one JSON line on stdout
     apply_offline_env()
-    print(json.dumps(child_ingest(json.loads(sys.argv[1]))))
+    child_args = json.loads(sys.argv[1])
+    work = child_index_rss if child_args.get("measure") == "index" else child_ingest
+    print(json.dumps(work(child_args)))
