@@ -3,7 +3,13 @@ scored deterministically, gated by eval/thresholds.yaml, reported as Markdown + 
 
 Metrics: retrieval hit@1/hit@5/MRR@10 of the expected article; fact recall of answers;
 citation validity (every quote equals its span, every [n] resolves); refusal accuracy on
-unanswerable cases (with the false-refusal and false-answer rates); summary ROUGE.
+unanswerable cases (with the false-refusal and false-answer rates); the share of answer sentences
+verified as supported by what they cite; summary ROUGE.
+
+A suite runs in the pipeline's mode: extractive, or generative when Settings.llm is set (each
+answer then says whether the model wrote it or the pipeline fell back to an extractive one).
+Thresholds are per suite and mode: `seed:` gates extractive runs, `generative: {seed: ...}`
+generative ones.
 """
 from __future__ import annotations
 
@@ -70,6 +76,11 @@ class CaseResult:
     seconds: float
     refusal_reason: str | None = None
     problems: list[str] = field(default_factory=list)
+    mode: str = "extractive"      # who wrote the answer: "extractive" | "generative"
+    fallback: bool = False        # an LLM was configured but the answer is extractive
+    notice: str | None = None
+    sentences: int = 0            # answer sentences (0 for a refusal)
+    supported: int = 0            # of them, verified as supported by the passages they cite
 
 
 def suite_names() -> list[str]:
@@ -162,6 +173,18 @@ def article_ranking(pipeline, question: str, depth: int = 10) -> list[str]:
     return ranking[:depth]
 
 
+def run_mode(settings) -> str:
+    """'extractive', or 'generative: <model>' when an LLM is configured."""
+    if not settings.llm:
+        return "extractive"
+    return f"generative: {settings.llm_model or settings.llm}"
+
+
+def mode_kind(mode: str) -> str:
+    """'extractive' or 'generative', from a run's mode."""
+    return "generative" if mode.startswith("generative") else "extractive"
+
+
 def run_case(case: Case, pipeline) -> CaseResult:
     started = time.perf_counter()
     answer = pipeline.ask(case.question, history=list(case.history) or None).to_dict()
@@ -176,10 +199,14 @@ def run_case(case: Case, pipeline) -> CaseResult:
                   and cite_ok is not False)
     else:
         passed = answer["refused"]
+    sentences = [] if answer["refused"] else answer["sentences"]
     return CaseResult(case.id, case.type, case.answerable, answer["refused"], answer["support"],
                       len(case.articles), rank, found, len(case.facts), not problems, cite_ok, passed,
                       answer["answer"], answer["standalone_question"], seconds,
-                      answer["refusal_reason"], problems)
+                      answer["refusal_reason"], problems, mode=answer["mode"],
+                      fallback=bool(pipeline.settings.llm) and answer["mode"] != "generative",
+                      notice=answer["notice"], sentences=len(sentences),
+                      supported=sum(bool(s["supported"]) for s in sentences))
 
 
 def dataset_record(suite: Suite, data_dir: Path, record_id: str) -> dict | None:
@@ -213,7 +240,10 @@ def run_summary_case(case: SummaryCase, suite: Suite, pipeline) -> dict:
             reference = split_run_together(record[case.reference_field], sentence_spans)
             scores = rouge([reference], [[c["quote"] for c in summary["citations"]]])
     return {"id": case.id, "articles": list(case.articles), "valid": not problems,
-            "problems": problems, "rouge": scores, "summary": summary["summary"]}
+            "problems": problems, "rouge": scores, "summary": summary["summary"],
+            "mode": summary.get("mode", "extractive"), "notice": summary.get("notice"),
+            "sentences": len(summary["sentences"]),
+            "supported": sum(bool(s.get("supported", True)) for s in summary["sentences"])}
 
 
 def metrics_of(results: list[CaseResult], summaries: list[dict] = ()) -> dict:
@@ -221,10 +251,15 @@ def metrics_of(results: list[CaseResult], summaries: list[dict] = ()) -> dict:
     unanswerable = [r for r in results if not r.answerable]
     ranked = [r for r in answerable if r.targets]
     answered = [r for r in results if not r.refused]
+    generated = [r for r in answered if r.mode == "generative"]
 
     def mean(xs):
         xs = list(xs)
         return round(sum(xs) / len(xs), 4) if xs else None
+
+    def share_supported(rs):
+        total = sum(r.sentences for r in rs)
+        return round(sum(r.supported for r in rs) / total, 4) if total else None
 
     m = {
         "cases": len(results),
@@ -238,6 +273,17 @@ def metrics_of(results: list[CaseResult], summaries: list[dict] = ()) -> dict:
         "refusal_accuracy": mean(r.refused != r.answerable for r in results),
         "false_refusal_rate": mean(r.refused for r in answerable),
         "false_answer_rate": mean(not r.refused for r in unanswerable),
+        # 1 - false_answer_rate, as a minimum to gate on: in both modes an unanswerable question
+        # is refused before any model call (missing entity, low support).
+        "unanswerable_refused": mean(r.refused for r in unanswerable),
+        # Sentences verified as supported by what they cite, over every answer given (an
+        # extractive sentence is a quote: supported by construction) and over the model's alone.
+        "supported_share": share_supported(answered),
+        "generated_supported_share": share_supported(generated),
+        # Answers the model wrote, of all answers given (0 in extractive runs; in generative
+        # runs the rest fell back to extractive answers).
+        "generative_share": mean(r.mode == "generative" for r in answered),
+        "fallbacks": sum(r.fallback for r in results),
         "mean_seconds": mean(r.seconds for r in results),
     }
     by_type: dict[str, dict] = {}
@@ -247,6 +293,7 @@ def metrics_of(results: list[CaseResult], summaries: list[dict] = ()) -> dict:
     m["by_type"] = by_type
     if summaries:
         m["summary_citation_validity"] = mean(s["valid"] for s in summaries)
+        m["summary_generative_share"] = mean(s.get("mode") == "generative" for s in summaries)
         scored = [s["rouge"] for s in summaries if s["rouge"]]
         for key in ("rouge1", "rouge2", "rougeLsum"):
             m[f"summary_{key}"] = round(sum(x[key] for x in scored) / len(scored), 2) if scored else None
@@ -275,12 +322,22 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def threshold_failures(suite: str, metrics: dict, thresholds: dict) -> list[str]:
+def thresholds_for(suite: str, thresholds: dict, mode: str = "extractive") -> dict:
+    """The minimums for a suite run in `mode`: top-level `<suite>:` for extractive runs,
+    `generative: {<suite>: ...}` for generative ones."""
+    if mode_kind(mode) == "generative":
+        return (thresholds.get("generative") or {}).get(suite) or {}
+    return thresholds.get(suite) or {}
+
+
+def threshold_failures(suite: str, metrics: dict, thresholds: dict,
+                       mode: str = "extractive") -> list[str]:
+    label = suite if mode_kind(mode) == "extractive" else f"{suite} (generative)"
     failures = []
-    for name, minimum in (thresholds.get(suite) or {}).items():
+    for name, minimum in thresholds_for(suite, thresholds, mode).items():
         value = metrics.get(name)
         if value is None or value < minimum:
-            failures.append(f"{suite}: {name} = {value} is below the threshold {minimum}")
+            failures.append(f"{label}: {name} = {value} is below the threshold {minimum}")
     return failures
 
 
@@ -290,9 +347,10 @@ def run_suite(name: str, pipeline, thresholds: dict | None = None) -> dict:
     results = [run_case(c, pipeline) for c in suite.cases]
     summaries = [run_summary_case(c, suite, pipeline) for c in suite.summaries]
     metrics = metrics_of(results, summaries)
+    mode = run_mode(pipeline.settings)
     failures = threshold_failures(suite.name, metrics,
-                                  load_thresholds() if thresholds is None else thresholds)
-    return {"suite": suite.name, "corpus": {"articles": ingest["articles"],
+                                  load_thresholds() if thresholds is None else thresholds, mode)
+    return {"suite": suite.name, "mode": mode, "corpus": {"articles": ingest["articles"],
                                             "passages": ingest["passages"]},
             "metrics": metrics, "failures": failures, "cases": [asdict(r) for r in results],
             "summaries": summaries}

@@ -109,7 +109,8 @@ class Pipeline:
         notice = None
         llm = self.llm
         if llm is not None:
-            from .generate import LLMUnavailable, condense_question, generate_answer
+            from .generate import (LLMUnavailable, UnusableReply, condense_question,
+                                   generate_answer)
             try:
                 if turns:
                     standalone = condense_question(llm, question, turns, self.settings)
@@ -117,7 +118,10 @@ class Pipeline:
                 answer = generate_answer(llm, standalone, hits, self.article_text, self.embedder,
                                          self.settings, on_token=on_token)
                 return replace(answer, question=question, standalone_question=standalone)
-            except LLMUnavailable as exc:
+            except UnusableReply as exc:      # the model replied, with nothing we can verify
+                notice = (f"The language model's reply could not be verified against the archive "
+                          f"({exc}); this is an extractive answer quoted from the archive.")
+            except LLMUnavailable as exc:     # down, unreachable, failing or too slow
                 notice = (f"The language model is unavailable ({exc}); this is an extractive "
                           "answer quoted from the archive.")
         hits = self.retriever.search(standalone, k or self.settings.top_k, filters)

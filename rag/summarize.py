@@ -3,8 +3,11 @@
 Extractive by default: `rag.summarize_extractive` ranks the article's sentences (position-aware
 centrality with redundancy control over TF-IDF sentence vectors); every summary sentence is an
 exact span of the article and cites itself. Across articles, each source gets its own dated,
-attributed sentences ('"Title" (hani.co.kr, 2016-04-30): ... [2]'). Summaries stay extractive
-when an LLM is configured (LLM map-reduce summaries are not built yet).
+attributed sentences ('"Title" (hani.co.kr, 2016-04-30): ... [2]').
+With an LLM configured (RAG_LLM), `rag.summarize_llm` writes the summary instead: map-reduce
+over all the passages of each article, every sentence verified against the passages it cites
+and unsupported ones marked, as in generative answers. When the model fails (down, timeout,
+unusable reply, nothing supported) the summary is extractive with a notice saying why.
 Cache: RAG_HOME/summaries/<key>.json, keyed by the articles' content hashes and the settings
 that shape the summary; an edited article has a new hash, so its old summary is never read.
 """
@@ -56,6 +59,16 @@ def summary_spans(text: str, title: str | None, k: int) -> list[tuple[int, int]]
     return [spans[i] for i in rank_sentences(texts, None, title=title, params=params)]
 
 
+def _llm_recipe() -> list:
+    """What else shapes a generative summary: editing a prompt or a budget invalidates the cache."""
+    from . import summarize_llm as m
+    return [m.MAP_SYSTEM, m.REDUCE_SYSTEM, m.MAP_WORDS, m.REDUCE_WORDS]
+
+
+def oldest_first(records) -> list:
+    return sorted(records, key=lambda r: (r.article.published or "", r.article.id))
+
+
 def attribution(article) -> str:
     """'"Title" (source, 2016-04-30)': who says it and when, for summaries across articles."""
     where = ", ".join(x for x in (article.source, (article.published or "")[:10]) if x)
@@ -72,7 +85,7 @@ class Summarizer:
         s = self.pipeline.settings
         parts = {"articles": [(r.article.id, r.content_hash) for r in records], "n": n,
                  "mode": mode, "params": asdict(CNNDM_PARAMS), "model": self.pipeline.embedder.name,
-                 "llm": [s.llm, s.llm_url, s.llm_model] if mode == "generative" else None,
+                 "llm": [s.llm, s.llm_url, s.llm_model, *_llm_recipe()] if mode == "generative" else None,
                  "version": 1}
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -103,12 +116,16 @@ class Summarizer:
             if record is None:
                 raise ValueError(f"no article with id {article_id!r}")
             records.append(record)
-        # Summaries are extractive in every mode (LLM map-reduce summaries are not built yet).
-        key = self._key(records, n, "extractive")
+        if self.pipeline.llm is not None:
+            return self._generative(records, n)
+        return self._cached_or_made(records, n, "extractive", self._extractive)
+
+    def _cached_or_made(self, records, n: int, mode: str, make) -> Summary:
+        key = self._key(records, n, mode)
         hit = self._cached(key)
         if hit is not None:
             return hit
-        summary = self._extractive(records, n)
+        summary = make(records, n)       # raises before anything is stored: no failure cached
         self._store(key, summary)
         return summary
 
@@ -121,6 +138,31 @@ class Summarizer:
             raise ValueError(f"--query {query!r}: no article matches")
         return self.summarize(ids[:max(2, min(len(ids), 5))], sentences)
 
+    # -- generative -------------------------------------------------------------------------
+    def _passages(self, article_id: str):
+        """The article's stored passages, in article order."""
+        hits = self.pipeline.store.iter_passages(where={"article_id": article_id})
+        return sorted(hits, key=lambda h: h.passage.index)
+
+    def _generative(self, records, n: int) -> Summary:
+        from .generate import LLMUnavailable, UnusableReply
+        from .summarize_llm import generative_summary
+        p = self.pipeline
+
+        def make(records, n):
+            return generative_summary(p.llm, records, n, self._passages, p.article_text,
+                                      p.embedder, p.settings)
+        try:
+            return self._cached_or_made(records, n, "generative", make)
+        except UnusableReply as exc:        # the model replied, with nothing we can verify
+            why = ("The language model's summary could not be verified against the archive "
+                   f"({exc})")
+        except LLMUnavailable as exc:       # down, unreachable, failing or too slow
+            why = f"The language model is unavailable ({exc})"
+        summary = self._cached_or_made(records, n, "extractive", self._extractive)
+        return replace(summary, notice=f"{why}; this is an extractive summary quoted from the "
+                                       "archive.")
+
     # -- extractive -------------------------------------------------------------------------
     def _picked_spans(self, record, k: int) -> list[tuple[int, int]]:
         return summary_spans(record.article.text, record.article.title, k)
@@ -128,7 +170,7 @@ class Summarizer:
     def _extractive(self, records, n: int) -> Summary:
         multi = len(records) > 1
         per_article = max(1, n // len(records)) if multi else n
-        ordered = sorted(records, key=lambda r: (r.article.published or "", r.article.id))
+        ordered = oldest_first(records)
         citations, sentences, parts = [], [], []
         for record in ordered:
             a = record.article

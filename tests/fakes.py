@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -44,3 +45,21 @@ class FakeEmbedder:
 
     def embed_query(self, text):
         return self._embed(text)
+
+
+class FakeLLM:
+    """A chat model with llama-index's `stream_chat` shape, without llama-index: `reply(prompt)`
+    gives each reply from the prompt as [(role, content), ...] (text, or an exception to raise);
+    every prompt is recorded in `prompts`."""
+
+    def __init__(self, reply):
+        self.reply = reply if callable(reply) else (lambda _prompt: reply)
+        self.prompts: list[list[tuple[str, str]]] = []
+
+    def stream_chat(self, messages, **kwargs):
+        prompt = [(m.role.value, m.content) for m in messages]
+        self.prompts.append(prompt)
+        item = self.reply(prompt)
+        if isinstance(item, BaseException):
+            raise item
+        return (SimpleNamespace(delta=item[i:i + 5]) for i in range(0, len(item), 5))

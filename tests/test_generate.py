@@ -23,8 +23,8 @@ from rag.chunking import Passage
 from rag.citations import parse_citation_numbers, quote_matches_span
 from rag.config import Settings
 from rag.followup import Turn
-from rag.generate import (NO_ANSWER, LLMUnavailable, answer_prompt, condense_question,
-                          generate_answer, make_llm)
+from rag.generate import (NO_ANSWER, LLMUnavailable, UnusableReply, answer_prompt,
+                          condense_question, generate_answer, make_llm)
 from rag.store import PassageHit
 from rag.verify import (SUPPORT_THRESHOLD, AnswerSentence, checked_passages, looks_like_instruction,
                         passage_evidence, split_answer, verify_sentences)
@@ -157,8 +157,9 @@ def _free_port() -> int:
 def test_connection_refused_is_llm_unavailable():
     llm = make_llm(_settings(llm="openai", llm_url=f"http://127.0.0.1:{_free_port()}/v1",
                              llm_model="m"))
-    with pytest.raises(LLMUnavailable, match="cannot be reached"):
+    with pytest.raises(LLMUnavailable, match="cannot be reached") as raised:
         _ask(llm)
+    assert not isinstance(raised.value, UnusableReply)
 
 
 def test_a_server_that_never_answers_times_out():
@@ -295,19 +296,22 @@ def test_unrelated_question_is_refused_without_calling_the_model():
     assert answer.refused and llm.prompts == []
 
 
-@pytest.mark.parametrize("reply, reason", [
-    ("", "empty reply"),
-    ("   \n", "empty reply"),
-    ("The weather was sunny in Paris all week.", "cites no passage and matches none"),
-    ("The weather was sunny in Paris [8].", "cites no passage"),  # only out-of-range numbers
-    (["Lavrov ", 42, " said"], "non-text output"),
-    (RuntimeError("500 Internal Server Error\ntrace..."), "RuntimeError: 500 Internal Server Error"),
+@pytest.mark.parametrize("reply, reason, unusable", [
+    ("", "empty reply", True),
+    ("   \n", "empty reply", True),
+    ("The weather was sunny in Paris all week.", "cites no passage and matches none", True),
+    ("The weather was sunny in Paris [8].", "cites no passage", True),  # only out-of-range numbers
+    (["Lavrov ", 42, " said"], "non-text output", True),
+    # A failing or overrunning backend is unavailable, not an unusable reply.
+    (RuntimeError("500 Internal Server Error\ntrace..."), "RuntimeError: 500 Internal Server Error",
+     False),
     (("slow", 0.05, "Lavrov said the THAAD deployment won't resolve this problem [1]."),
-     "no complete reply within 0.2 s"),
+     "no complete reply within 0.2 s", False),
 ])
-def test_unusable_replies_raise_llm_unavailable(reply, reason):
-    with pytest.raises(LLMUnavailable, match=re.escape(reason)):
+def test_unusable_replies_raise_llm_unavailable(reply, reason, unusable):
+    with pytest.raises(LLMUnavailable, match=re.escape(reason)) as raised:
         _ask(QueuedLLM(reply), settings=_settings(llm_timeout=0.2))
+    assert isinstance(raised.value, UnusableReply) is unusable
 
 
 # -- follow-ups -------------------------------------------------------------------------------
@@ -349,13 +353,25 @@ def test_pipeline_falls_back_to_an_extractive_answer_with_a_notice(fake_pipeline
     assert all(quote_matches_span(text, c) for c in answer.citations)
 
 
+def test_a_garbage_reply_falls_back_with_a_notice_naming_the_reply_not_the_server(fake_pipeline):
+    pipeline = _pipeline_with(fake_pipeline, QueuedLLM("The weather was sunny in Paris all week."))
+    answer = pipeline.ask(LAVROV)
+    assert answer.mode == "extractive" and not answer.refused and answer.citations
+    assert answer.notice == ("The language model's reply could not be verified against the "
+                             "archive (the model's reply cites no passage and matches none); "
+                             "this is an extractive answer quoted from the archive.")
+    assert "unavailable" not in answer.notice
+
+
 def test_pipeline_with_a_real_client_and_no_server_falls_back(fake_pipeline):
     from dataclasses import replace
     fake_pipeline.ingest([SEED])
     fake_pipeline.settings = replace(fake_pipeline.settings, llm="openai", llm_model="m",
                                      llm_url=f"http://127.0.0.1:{_free_port()}/v1")
     answer = fake_pipeline.ask(LAVROV)
-    assert answer.mode == "extractive" and "unavailable" in answer.notice
+    assert answer.mode == "extractive"
+    assert answer.notice.startswith("The language model is unavailable (the server cannot be "
+                                    "reached)")
 
 
 def test_pipeline_condenses_follow_ups_then_answers_generatively(fake_pipeline):
