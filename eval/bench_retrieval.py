@@ -7,7 +7,8 @@ Each reference summary sentence is a query and its own article is the target:
 
 Scores are per article: a passage hit counts for its article and each ranking keeps an article's
 first passage only. Articles with identical text (BBC has 100 such pairs, e.g. sport/012 =
-sport/020 and tech/003 = tech/036) are all ingested, and a hit on any twin counts as correct.
+sport/020 and tech/003 = tech/036) are stored once by the archive (the baseline indexes every
+copy), and a hit on any twin counts as correct.
 Near-duplicates (a follow-up story repeating sentences) stay distinct targets.
 
 Our three systems query one store built by `Pipeline.ingest` from a temporary .jsonl (the real
@@ -325,9 +326,13 @@ def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
     t = time.monotonic()
     report = pipeline.ingest([folder], prune=True, progress=_ingest_progress(corpus.name))
     timings["ingest_s"] = round(time.monotonic() - t, 1)
-    if report.failed or report.articles != len(corpus.records):
-        raise RuntimeError(f"{source}: ingested {report.articles} of {len(corpus.records)} "
-                           f"articles; failures: {report.failed[:3]}")
+    # The archive stores an article whose text it already holds once (BBC's twins), so it holds
+    # one article per distinct text; a query counts a hit on any twin.
+    distinct = len({" ".join(r["article"].split()) for r in corpus.records})
+    if report.failed or report.articles != distinct:
+        raise RuntimeError(f"{source}: ingested {report.articles} articles of "
+                           f"{len(corpus.records)} ({distinct} distinct texts); "
+                           f"failures: {report.failed[:3]}")
 
     _log(f"[{corpus.name}] llama-index VectorStoreIndex over {len(corpus.records)} documents")
     t = time.monotonic()
