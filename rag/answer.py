@@ -198,10 +198,15 @@ def speaks_in(unit: Unit, speaker: list[str]) -> bool:
 
 def missing_entities(question: str, units: list[Unit]) -> list[str]:
     """Capitalised names in the question (not its first word) that no retrieved unit contains."""
-    words = _WORD.findall(question)
-    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in _STOP]
-    corpus = " ".join(u.text for u in units).lower()
-    return [w for w in names if w.lower().replace("’", "'").rstrip("'s") not in corpus]
+    words = [w.replace("’", "'") for w in _WORD.findall(question)]
+    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in _STOP
+             and not w.lower().startswith("i'")]           # "I'm", "I'd" (condensed follow-ups)
+    corpus = " ".join(u.text for u in units).lower().replace("’", "'")
+
+    def present(name: str) -> bool:   # "Russian-American" is there when its parts are
+        return all(part.removesuffix("'s") in corpus
+                   for part in name.lower().split("-") if part)
+    return [w for w in names if not present(w)]
 
 
 def merge_adjacent(units: list[Unit], article_text_of) -> list[Unit]:

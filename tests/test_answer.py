@@ -1,6 +1,7 @@
 from fakes import FakeEmbedder
 
-from rag.answer import build_answer, content_terms, shortlist, speaker_of, units_of
+from rag.answer import (build_answer, content_terms, missing_entities, shortlist, speaker_of,
+                        units_of)
 from rag.chunking import Passage
 from rag.store import PassageHit
 
@@ -122,3 +123,12 @@ def test_a_quotation_cut_by_one_passage_end_is_taken_whole_from_the_next_in_any_
         assert any(t.startswith("“Relevant") and t.endswith("the minister.") for t in texts)
         assert not any(t.endswith("pretext.") for t in texts)
         assert len(texts) == len(set(texts)) == 4
+
+
+def test_missing_entities_skip_first_person_and_split_hyphenated_names():
+    hit = PassageHit(Passage("c::0", "c", 0, 0, 60, "The Russian and American teams met. Ford's plan."),
+                     "T", None, None, None, 0.5)
+    text = hit.passage.text
+    units = units_of([hit], lambda _: text)
+    assert missing_entities("So I'm asking about the Russian-American teams", units) == []
+    assert missing_entities("What about Ford’s plan and Toyota?", units) == ["Toyota"]
