@@ -18,7 +18,7 @@ which MiniLM reads only the first 256 word pieces), in-memory SimpleVectorStore,
 embedding model passed explicitly, no LLM. All dense systems share the same query vectors.
 
     python eval/bench_retrieval.py [--data DIR] [--limit N] [--queries N] [--datasets cnndm,bbc]
-                                   [--work DIR] [--json]
+                                   [--work DIR] [--weights W,W,...] [--tuning] [--json]
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ CUTOFFS = (1, 5, 10)
 PASSAGE_DEPTH = 50       # passages retrieved per query, enough to fill 10 distinct articles
 QUERY_BATCH = 256
 SAMPLE_SEED = 0
+TUNING_SEED = 1
 
 # Sentence terminators and the closing quotes/brackets that may follow them.
 _TERMINATOR_RUN = re.compile(r"[.!?]+([\"'’”)\]]*)")
@@ -206,8 +207,23 @@ def _corpus(name: str, records: list[dict], queries_by_id: dict[str, list[str]])
     return Corpus(name, records, queries, twin_groups)
 
 
-def sample_queries(queries: list[Query], query_limit: int | None) -> list[Query]:
-    """All queries, or a seeded random sample kept in dataset order (the same on every run)."""
+def sample_queries(queries: list[Query], query_limit: int | None,
+                   tuning: bool = False) -> list[Query]:
+    """All queries, or a seeded random sample kept in dataset order (the same on every run).
+
+    With `tuning`, the sample is drawn from the queries the benchmark sample leaves out, so that
+    a setting chosen on it is scored on queries it was not chosen on.
+    """
+    if tuning:
+        if query_limit is None:
+            raise ValueError("--tuning needs --queries N (the benchmark sample it must avoid)")
+        held = set(random.Random(SAMPLE_SEED).sample(range(len(queries)), query_limit)) \
+            if query_limit < len(queries) else set(range(len(queries)))
+        rest = [i for i in range(len(queries)) if i not in held]
+        if not rest:
+            raise ValueError(f"--tuning: the benchmark sample of {query_limit} takes every query")
+        keep = sorted(random.Random(TUNING_SEED).sample(rest, min(query_limit, len(rest))))
+        return [queries[i] for i in keep]
     if query_limit is None or query_limit >= len(queries):
         return queries
     keep = sorted(random.Random(SAMPLE_SEED).sample(range(len(queries)), query_limit))
@@ -271,14 +287,18 @@ def _records_key(records: list[dict]) -> str:
     return digest.hexdigest()[:16]
 
 
-def rank_all(corpus: Corpus, pipeline, vector_index, vectors) -> dict[str, list[int | None]]:
+def rank_all(corpus: Corpus, pipeline, vector_index, vectors,
+             weights: tuple[float, ...] = ()) -> dict[str, list[int | None]]:
+    """Rank of the target article per query and system; `weights` adds "hybrid w=W" rankings:
+    the same dense and BM25 lists fused with dense weight W (a sweep costs no extra search)."""
     from llama_index.core.schema import QueryBundle
-    from rag.retrieve import Filters, reciprocal_rank_fusion
+    from rag.retrieve import Filters, reciprocal_rank_fusion, relative_score_fusion
 
     retriever = pipeline.retriever
     li_retriever = vector_index.as_retriever(similarity_top_k=PASSAGE_DEPTH)
     no_filter = Filters()
-    ranks: dict[str, list[int | None]] = {s: [] for s in (*SYSTEMS, ABLATION)}
+    ranks: dict[str, list[int | None]] = {s: [] for s in (*SYSTEMS, ABLATION,
+                                                           *map(sweep_name, weights))}
     started = time.monotonic()
     for i, (query, vector) in enumerate(zip(corpus.queries, vectors), start=1):
         passages = {
@@ -295,6 +315,12 @@ def rank_all(corpus: Corpus, pipeline, vector_index, vectors) -> dict[str, list[
                                         [h.passage.id for h in passages["bm25"]]], k=60)
         ranking = article_ranking(article_of[pid] for pid, _ in fused)
         ranks[ABLATION].append(first_hit_rank(ranking, query.targets))
+        dense_scores = [(h.passage.id, h.score) for h in passages["dense"]]
+        sparse_scores = [(h.passage.id, h.score) for h in passages["bm25"]]
+        for weight in weights:
+            fused = relative_score_fusion([dense_scores, sparse_scores], [weight, 1.0 - weight])
+            ranking = article_ranking(article_of[pid] for pid, _ in fused)
+            ranks[sweep_name(weight)].append(first_hit_rank(ranking, query.targets))
         nodes = li_retriever.retrieve(QueryBundle(query_str=query.text, embedding=vector))
         ranking = article_ranking(n.node.ref_doc_id for n in nodes)
         ranks["llamaindex_vector"].append(first_hit_rank(ranking, query.targets))
@@ -304,8 +330,12 @@ def rank_all(corpus: Corpus, pipeline, vector_index, vectors) -> dict[str, list[
     return ranks
 
 
+def sweep_name(weight: float) -> str:
+    return f"hybrid w={weight:g}"
+
+
 def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
-                 keep: bool = False) -> dict:
+                 keep: bool = False, weights: tuple[float, ...] = ()) -> dict:
     """Ingest `corpus` under `work`, build the baseline, run every query through all systems.
 
     With `keep`, the store and the baseline index stay in `work` and a later run reuses them:
@@ -340,7 +370,7 @@ def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
 
     t = time.monotonic()
     vectors = query_vectors(embedder, [q.text for q in corpus.queries])
-    ranks = rank_all(corpus, pipeline, vector_index, vectors)
+    ranks = rank_all(corpus, pipeline, vector_index, vectors, weights)
     timings["query_s"] = round(time.monotonic() - t, 1)
     return {
         "articles": report.articles, "passages": report.passages,
@@ -348,6 +378,7 @@ def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
         "queries": len(corpus.queries), "twin_groups": corpus.twin_groups,
         "systems": {s: score_ranks(ranks[s]) for s in SYSTEMS},
         "ablation": {ABLATION: score_ranks(ranks[ABLATION])},
+        "weight_sweep": {sweep_name(w): score_ranks(ranks[sweep_name(w)]) for w in weights},
         "hybrid_vs": {s: paired_comparison(ranks["hybrid"], ranks[s])
                       for s in SYSTEMS if s != "hybrid"},
         "seconds": timings,
@@ -358,10 +389,13 @@ LOADERS = {"cnndm": load_cnndm, "bbc": load_bbc}
 
 
 def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | None = None,
-        query_limit: int | None = None, work: Path | None = None) -> dict:
+        query_limit: int | None = None, work: Path | None = None,
+        weights: tuple[float, ...] = (), tuning: bool = False) -> dict:
     """Benchmark each dataset; returns {"config": ..., "datasets": {name: results}, "wall_s"}.
 
     Stores go to a temporary folder removed afterwards, or to `work`, kept for the next run.
+    `weights` adds a dense-weight sweep of the hybrid; `tuning` draws the query sample from the
+    queries the benchmark sample leaves out (see `sample_queries`).
     """
     apply_offline_env()
     unknown = [d for d in datasets if d not in LOADERS]
@@ -375,18 +409,19 @@ def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | No
         folder = Path(work) if work is not None else Path(tmp)
         for corpus in corpora:
             total_queries = len(corpus.queries)
-            corpus.queries = sample_queries(corpus.queries, query_limit)
+            corpus.queries = sample_queries(corpus.queries, query_limit, tuning)
             _log(f"[{corpus.name}] {len(corpus.records)} articles, {len(corpus.queries)} of "
                  f"{total_queries} queries")
             results[corpus.name] = bench_corpus(corpus, settings, embedder, folder,
-                                                keep=work is not None)
+                                                keep=work is not None, weights=weights)
             results[corpus.name]["queries_available"] = total_queries
             _log(f"[{corpus.name}] result: {json.dumps(results[corpus.name])}")
     return {
         "config": {"embedder": embedder.name, "chunk_tokens": settings.chunk_tokens,
                    "chunk_overlap": settings.chunk_overlap, "candidate_k": settings.candidate_k,
-                   "dense_weight": settings.dense_weight, "passage_depth": PASSAGE_DEPTH, "limit": limit,
-                   "query_limit": query_limit, "sample_seed": SAMPLE_SEED},
+                   "dense_weight": settings.dense_weight, "passage_depth": PASSAGE_DEPTH,
+                   "limit": limit, "query_limit": query_limit,
+                   "sample_seed": TUNING_SEED if tuning else SAMPLE_SEED, "tuning": tuning},
         "datasets": results,
         "wall_s": round(time.monotonic() - started, 1),
     }
@@ -407,6 +442,11 @@ def markdown(result: dict) -> str:
                   for name, scores in r["ablation"].items())]
         for system, scores in rows:
             lines.append(f"| {system} | " + " | ".join(f"{scores[m]:.3f}" for m in metrics) + " |")
+        if r.get("weight_sweep"):
+            lines.append("")
+            lines.append("dense-weight sweep (same lists, fused offline), MRR@10: " + ", ".join(
+                f"{name.split('=')[1]}: {scores['mrr@10']:.4f}"
+                for name, scores in r["weight_sweep"].items()))
         lines.append("")
         lines.append("hybrid vs " + "; ".join(
             f"{system}: MRR@10 {c['mrr@10_delta']:+.4f} ({c['queries_better']} queries better, "
@@ -420,6 +460,16 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        weights = tuple(float(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers like 0.1,0.2,0.3") from None
+    if not weights or any(not 0.0 <= w <= 1.0 for w in weights):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected weights from 0 to 1")
+    return weights
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="datasets folder (default: RAG_DATA)")
@@ -429,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path,
                         help="keep stores and the baseline index here and reuse them next run "
                              "(default: a temporary folder, removed)")
+    parser.add_argument("--weights", type=_weights, default=(),
+                        help="also score the hybrid at these dense weights, e.g. 0.1,0.2,0.3")
+    parser.add_argument("--tuning", action="store_true",
+                        help="sample --queries N from the queries the benchmark sample leaves out")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = parser.parse_args(argv)
     for flag in ("limit", "queries"):
@@ -440,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(data=args.data)
     datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     try:
-        result = run(settings, Embedder(settings), datasets, args.limit, args.queries, args.work)
+        result = run(settings, Embedder(settings), datasets, args.limit, args.queries, args.work,
+                     args.weights, args.tuning)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ class Settings:
     chunk_overlap: int = 40                  # RAG_CHUNK_OVERLAP
     top_k: int = 5                           # RAG_TOP_K: passages given to the answerer
     candidate_k: int = 30                    # RAG_CANDIDATE_K: per-retriever depth before fusion
-    dense_weight: float = 0.3                # RAG_DENSE_WEIGHT: dense share in hybrid fusion
+    dense_weight: float = 0.2                # RAG_DENSE_WEIGHT: dense share in hybrid fusion
     answer_sentences: int = 3                # RAG_ANSWER_SENTENCES: max answer units
     refuse_below: float = 0.45               # RAG_REFUSE_BELOW: support score under which we refuse
     llm: str | None = None                   # RAG_LLM: None (extractive) | "openai" | "ollama"

@@ -68,6 +68,26 @@ def test_sample_queries_is_deterministic_and_ordered():
     assert bench.sample_queries(queries, None) == queries
 
 
+def test_tuning_sample_avoids_the_benchmark_sample():
+    queries = [bench.Query(str(i), frozenset({str(i)})) for i in range(100)]
+    benchmark = set(bench.sample_queries(queries, 30))
+    tuning = bench.sample_queries(queries, 30, tuning=True)
+    assert len(tuning) == 30 and not benchmark & set(tuning)
+    assert tuning == bench.sample_queries(queries, 30, tuning=True)
+    assert len(bench.sample_queries(queries, 70, tuning=True)) == 30    # all that is left
+    with pytest.raises(ValueError, match="--tuning needs --queries"):
+        bench.sample_queries(queries, None, tuning=True)
+    with pytest.raises(ValueError, match="takes every query"):
+        bench.sample_queries(queries, 100, tuning=True)
+
+
+def test_weights_option_takes_numbers_from_0_to_1():
+    assert bench._weights("0.1, 0.2,0.3") == (0.1, 0.2, 0.3)
+    for bad in ("0.1,x", "1.5", ""):
+        with pytest.raises(Exception, match="expected"):
+            bench._weights(bad)
+
+
 def test_bad_dataset_files_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="bbc_news_summary.jsonl"):
         bench.load_bbc(tmp_path)
@@ -91,8 +111,16 @@ def test_bbc_twins_are_targets_of_each_others_queries():
 
 @pytest.mark.slow
 def test_run_on_a_bbc_slice_with_the_real_model(settings, real_embedder):
-    result = bench.run(settings, real_embedder, datasets=("bbc",), limit=30)
+    result = bench.run(settings, real_embedder, datasets=("bbc",), limit=30,
+                       weights=(0.0, settings.dense_weight, 1.0))
     bbc = result["datasets"]["bbc"]
+    sweep = bbc["weight_sweep"]
+    # The sweep re-fuses the same lists: weight 0 is BM25's ranking, the configured weight is
+    # the hybrid's (up to the order of exact ties), weight 1 orders by dense alone.
+    assert sweep["hybrid w=0"]["mrr@10"] == pytest.approx(bbc["systems"]["bm25"]["mrr@10"], abs=0.01)
+    assert sweep[bench.sweep_name(settings.dense_weight)]["mrr@10"] == pytest.approx(
+        bbc["systems"]["hybrid"]["mrr@10"], abs=0.01)
+    assert "dense-weight sweep" in bench.markdown(result)
     assert bbc["articles"] == 30 and bbc["queries"] > 30
     assert set(bbc["systems"]) == set(bench.SYSTEMS)
     for scores in bbc["systems"].values():
