@@ -444,7 +444,7 @@ def markdown(result: dict) -> str:
             lines.append(f"| {system} | " + " | ".join(f"{scores[m]:.3f}" for m in metrics) + " |")
         if r.get("weight_sweep"):
             lines.append("")
-            lines.append("dense-weight sweep (same lists, fused offline), MRR@10: " + ", ".join(
+            lines.append("dense-weight sweep (the same dense and BM25 lists re-fused), MRR@10: " + ", ".join(
                 f"{name.split('=')[1]}: {scores['mrr@10']:.4f}"
                 for name, scores in r["weight_sweep"].items()))
         lines.append("")

@@ -143,7 +143,7 @@ def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune
                                                                  seen_paths):
                     store.delete_article(rec.article.id)
                     report.removed += 1
-        report.articles = sum(1 for _ in store.iter_records(status="ready"))
+        report.articles = store.article_count("ready")
         report.passages = store.passage_count()
     return report
 

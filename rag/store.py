@@ -238,6 +238,11 @@ class Store:
     def passage_count(self) -> int:
         return self.passages.count()
 
+    def article_count(self, status: str = "ready") -> int:
+        """Manifest records with `status`. Asks for ids only: fetching metadata to count them
+        cost an ingest of 25k passages 75 MB of peak memory, growing with the store."""
+        return len(self.articles.get(where={"status": status}, include=[])["ids"])
+
     def iter_passages(self, where: dict | None = None) -> Iterator[PassageHit]:
         """Every stored passage (BM25 index build, consistency checks), in pages."""
         offset = 0

@@ -28,6 +28,8 @@ def test_reingest_writes_nothing(fake_pipeline, tmp_path):
     assert (second.added, second.updated, second.unchanged) == (0, 0, 3)
     assert fake_pipeline.embedder.calls == calls, "unchanged articles were re-embedded"
     assert second.passages == first.passages
+    assert second.articles == fake_pipeline.store.article_count("ready") == 3
+    assert fake_pipeline.store.article_count("pending") == 0
     assert consistency_problems(fake_pipeline.store) == []
 
 
@@ -70,8 +72,12 @@ def test_interrupted_ingest_is_redone_not_counted_unchanged(fake_pipeline, tmp_p
     embedder.embed_texts = crash_after_first_batch
     with pytest.raises(KeyboardInterrupt):
         fake_pipeline.ingest([folder])
-    pending = fake_pipeline.store.records(status="pending")
+    store = fake_pipeline.store
+    pending = store.records(status="pending")
     assert pending, "the interrupted group should be left pending"
+    # article_count asks Chroma for ids only; it must agree with the full records
+    assert store.article_count("pending") == len(pending)
+    assert store.article_count("ready") == len(store.records(status="ready"))
     embedder.embed_texts = real
     report = fake_pipeline.ingest([folder])
     assert report.unchanged == 0 and report.added + report.updated == 3
