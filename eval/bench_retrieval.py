@@ -444,9 +444,10 @@ def markdown(result: dict) -> str:
             lines.append(f"| {system} | " + " | ".join(f"{scores[m]:.3f}" for m in metrics) + " |")
         if r.get("weight_sweep"):
             lines.append("")
-            lines.append("dense-weight sweep (the same dense and BM25 lists re-fused), MRR@10: " + ", ".join(
-                f"{name.split('=')[1]}: {scores['mrr@10']:.4f}"
-                for name, scores in r["weight_sweep"].items()))
+            sweep = ", ".join(f"{name.split('=')[1]}: {scores['mrr@10']:.4f}"
+                              for name, scores in r["weight_sweep"].items())
+            lines.append(f"dense-weight sweep (the same dense and BM25 lists re-fused), "
+                         f"MRR@10: {sweep}")
         lines.append("")
         lines.append("hybrid vs " + "; ".join(
             f"{system}: MRR@10 {c['mrr@10_delta']:+.4f} ({c['queries_better']} queries better, "

@@ -169,12 +169,11 @@ class HybridRetriever:
         (RRF, k=60) the hybrid lost clearly to BM25 on news known-item search, as MiniLM is the
         weaker retriever there and RRF gives it an equal vote. The weight was chosen on a tuning
         sample of 2,000 CNN/DM highlight queries disjoint from the benchmark's (best 0.2-0.25).
-        Over all queries (the benchmark's dense and BM25 lists at depth 50, fused offline; 2026-11-29)
-        MRR@10 vs BM25 alone: CNN/DM 0.9004 vs 0.8976 (301 queries better, 208 worse; 0.3 gave
-        +0.0004); BBC 0.9701 vs 0.9718,
-        all of it at hit@1 (hit@5/10 equal): BBC's queries are sentences copied from the article,
-        and where a follow-up story paraphrases the same sentence, the passage vector of the more
-        focused story wins while BM25 still sees the verbatim match.
+        Over all queries (eval/reports/retrieval.md), MRR@10 against BM25 alone: CNN/DM 0.9004
+        vs 0.8976 (301 queries better, 208 worse; 0.3 gave +0.0004); BBC 0.9701 vs 0.9718, all
+        of it at hit@1. BBC's queries are sentences copied from their article; where a follow-up
+        story paraphrases the sentence, its more focused passage vector outvotes BM25's exact
+        match.
         """
         k = k or self.settings.top_k
         depth = max(self.settings.candidate_k, k)
