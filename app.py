@@ -349,7 +349,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         return (f"- **Embedding model:** {emb.name} ({emb.backend}) "
                 f"{getattr(emb, 'model_dir', '') or ''}\n"
                 f"- **Store:** {store} (passages and the article manifest)\n"
-                f"- **Archive:** {render.plural(len(pipeline.articles()), 'article')}, "
+                f"- **Archive:** {render.plural(pipeline.store.article_count(), 'article')}, "
                 f"{render.plural(pipeline.store.passage_count(), 'passage')}; uploads kept in "
                 f"`{upload_dir.resolve()}` ({folder_bytes(upload_dir) / 1e6:.1f} MB)\n"
                 f"- **Answering:** {answering_mode(settings)}\n"

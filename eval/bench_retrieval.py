@@ -207,6 +207,13 @@ def _corpus(name: str, records: list[dict], queries_by_id: dict[str, list[str]])
     return Corpus(name, records, queries, twin_groups)
 
 
+def _benchmark_indices(count: int, query_limit: int | None) -> list[int]:
+    """Indices of the benchmark sample: all, or `query_limit` drawn with SAMPLE_SEED, sorted."""
+    if query_limit is None or query_limit >= count:
+        return list(range(count))
+    return sorted(random.Random(SAMPLE_SEED).sample(range(count), query_limit))
+
+
 def sample_queries(queries: list[Query], query_limit: int | None,
                    tuning: bool = False) -> list[Query]:
     """All queries, or a seeded random sample kept in dataset order (the same on every run).
@@ -214,19 +221,15 @@ def sample_queries(queries: list[Query], query_limit: int | None,
     With `tuning`, the sample is drawn from the queries the benchmark sample leaves out, so that
     a setting chosen on it is scored on queries it was not chosen on.
     """
+    keep = _benchmark_indices(len(queries), query_limit)
     if tuning:
         if query_limit is None:
             raise ValueError("--tuning needs --queries N (the benchmark sample it must avoid)")
-        held = set(random.Random(SAMPLE_SEED).sample(range(len(queries)), query_limit)) \
-            if query_limit < len(queries) else set(range(len(queries)))
+        held = set(keep)
         rest = [i for i in range(len(queries)) if i not in held]
         if not rest:
             raise ValueError(f"--tuning: the benchmark sample of {query_limit} takes every query")
         keep = sorted(random.Random(TUNING_SEED).sample(rest, min(query_limit, len(rest))))
-        return [queries[i] for i in keep]
-    if query_limit is None or query_limit >= len(queries):
-        return queries
-    keep = sorted(random.Random(SAMPLE_SEED).sample(range(len(queries)), query_limit))
     return [queries[i] for i in keep]
 
 
