@@ -16,14 +16,8 @@ import numpy as np
 from .citations import Citation
 from .sentences import sentence_spans
 from .store import PassageHit
+from .terms import STOPWORDS, WORD, content_terms, stem
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
-_STOP = frozenset("""a an the and or but if of on in at to for from by with about as into over
-after before under is are was were be been being do does did done doing have has had having
-what which who whom whose when where why how that this these those there here it its it's they them
-their he him his she her we us our you your i me my not no yes can could would should will shall
-may might must than then so such very just also any some all each more most other say said says
-tell told think thought mention mentioned according react respond""".split())
 _SPEECH = re.compile(r"\b(said|says|say|told|tells|added|adds|stated|states|according to|"
                      r"noted|warned|argued|explained|insisted|claimed|asked|replied|declared|"
                      r"announced|wrote|urged)\b", re.I)
@@ -68,26 +62,14 @@ class Unit:
     lead: str = ""     # the article text just before the unit (this and the previous paragraph)
 
 
-def stem(word: str) -> str:
-    w = word.lower().replace("’", "'")
-    for suffix in ("'s", "ies", "es", "s", "ing", "ed"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return w
-
-
-def content_terms(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1]
-
-
 def speaker_of(question: str) -> list[str]:
     """Name words of X in "what did X say ...", e.g. ["lavrov"] or ["wang", "yi"]."""
     m = _SPEAKER_Q.search(question)
     if not m:
         return []
     # "the US" is a speaker, "us" is not: capitalised words count even when they are stopwords.
-    return [w.lower() for w in _WORD.findall(m.group(1))
-            if w.lower() not in _STOP or (w.isupper() and len(w) > 1)]
+    return [w.lower() for w in WORD.findall(m.group(1))
+            if w.lower() not in STOPWORDS or (w.isupper() and len(w) > 1)]
 
 
 def _quote_balance(text: str) -> int:
@@ -192,14 +174,14 @@ def speaks_in(unit: Unit, speaker: list[str]) -> bool:
     if lead_end.endswith(":") and surname in lead_end:
         return True
     previous = _previous_sentence(unit.lead)
-    names = [n.lower() for n in _NAME.findall(previous) if n.lower() not in _STOP]
+    names = [n.lower() for n in _NAME.findall(previous) if n.lower() not in STOPWORDS]
     return bool(names) and surname in names[:3]
 
 
 def missing_entities(question: str, units: list[Unit]) -> list[str]:
     """Capitalised names in the question (not its first word) that no retrieved unit contains."""
-    words = [w.replace("’", "'") for w in _WORD.findall(question)]
-    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in _STOP
+    words = [w.replace("’", "'") for w in WORD.findall(question)]
+    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in STOPWORDS
              and not w.lower().startswith("i'")]           # "I'm", "I'd" (condensed follow-ups)
     corpus = " ".join(u.text for u in units).lower().replace("’", "'")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .answer import _STOP, _WORD, speaker_of
+from .answer import speaker_of
+from .terms import STOPWORDS, WORD
 
 _FOLLOW_UP_START = re.compile(r"^\s*(and|also|but|so|what about|how about|and what about|"
                               r"what else|anything else|why|how come)\b", re.I)
@@ -34,14 +35,14 @@ def topic_of(question: str) -> str:
     if m:
         return m.group(1).strip()
     speaker = set(speaker_of(question))
-    words = [w for w in _WORD.findall(question)
-             if w.lower() not in _STOP and w.lower() not in speaker and len(w) > 1]
+    words = [w for w in WORD.findall(question)
+             if w.lower() not in STOPWORDS and w.lower() not in speaker and len(w) > 1]
     return " ".join(words[1:] if words and words[0].lower() in ("and", "also") else words)
 
 
 def _subject_words(question: str) -> list[str]:
-    return [w for w in _WORD.findall(question)
-            if w.lower() not in _STOP and w.lower() not in {"and", "also", "else", "anything"}]
+    return [w for w in WORD.findall(question)
+            if w.lower() not in STOPWORDS and w.lower() not in {"and", "also", "else", "anything"}]
 
 
 def is_follow_up(question: str) -> bool:

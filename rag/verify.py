@@ -35,10 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import Unit, content_terms, units_of
+from .answer import Unit, units_of
 from .citations import parse_citation_numbers
 from .sentences import sentence_spans
 from .store import PassageHit
+from .terms import content_terms
 
 DENSE_WEIGHT = 0.4
 SUPPORT_THRESHOLD = 0.65
