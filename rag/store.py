@@ -171,8 +171,9 @@ class Store:
             offset += page
 
     def hashes(self) -> dict[str, tuple[str, str]]:
-        """article id -> (content hash, status), for the sync's unchanged check."""
-        return {r.article.id: (r.content_hash, r.status) for r in self.records(status=None)}
+        """article id -> (content hash, status), for the sync's unchanged check. Streams the
+        manifest page by page, keeping two strings per article, not every record's metadata."""
+        return {r.article.id: (r.content_hash, r.status) for r in self.iter_records(status=None)}
 
     def mark_pending(self, article: Article) -> None:
         self.mark_pending_many([article])
