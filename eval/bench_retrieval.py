@@ -18,7 +18,8 @@ which MiniLM reads only the first 256 word pieces), in-memory SimpleVectorStore,
 embedding model passed explicitly, no LLM. All dense systems share the same query vectors.
 
     python eval/bench_retrieval.py [--data DIR] [--limit N] [--queries N] [--datasets cnndm,bbc]
-                                   [--work DIR] [--weights W,W,...] [--tuning] [--json]
+                                   [--work DIR] [--weights W,...] [--sentence-weights S,...]
+                                   [--tuning] [--no-baseline] [--json]
 """
 from __future__ import annotations
 
@@ -42,9 +43,12 @@ from rag.config import Settings, apply_offline_env  # noqa: E402
 CNNDM_FILE = Path("cnndm-test-see2017") / "cnndm_test_see2017_every5th_with_articles.jsonl"
 BBC_FILE = Path("bbc-news-summary") / "bbc_news_summary.jsonl"
 SYSTEMS = ("bm25", "dense", "hybrid", "llamaindex_vector")
-# Ablation, not a system: reciprocal-rank fusion (k=60) of the same dense and BM25 lists, i.e.
-# what HybridRetriever.search returned before it switched to relative-score fusion.
-ABLATION = "hybrid_rrf"
+OUR_SYSTEMS = SYSTEMS[:3]   # --no-baseline: what one store answers, fast enough for all queries
+# Ablations, not systems, from the same dense and BM25 lists: reciprocal-rank fusion (k=60),
+# what HybridRetriever.search returned first; and relative-score fusion without the sentence
+# check, what it returned before that check was added.
+ABLATIONS = {"hybrid_rrf": "previous RRF fusion",
+             "hybrid_fusion_only": "without the sentence check"}
 CUTOFFS = (1, 5, 10)
 PASSAGE_DEPTH = 50       # passages retrieved per query, enough to fill 10 distinct articles
 QUERY_BATCH = 256
@@ -290,18 +294,23 @@ def _records_key(records: list[dict]) -> str:
     return digest.hexdigest()[:16]
 
 
-def rank_all(corpus: Corpus, pipeline, vector_index, vectors,
-             weights: tuple[float, ...] = ()) -> dict[str, list[int | None]]:
-    """Rank of the target article per query and system; `weights` adds "hybrid w=W" rankings:
-    the same dense and BM25 lists fused with dense weight W (a sweep costs no extra search)."""
+def rank_all(corpus: Corpus, pipeline, vector_index, vectors, weights: tuple[float, ...] = (),
+             sentence_weights: tuple[float, ...] = ()) -> dict[str, list[int | None]]:
+    """Rank of the target article per query and system. `weights` adds "hybrid w=W" rankings:
+    the same dense and BM25 lists fused with dense weight W, then sentence-checked;
+    `sentence_weights` adds "hybrid s=S": the configured fusion checked with sentence weight S.
+    A sweep costs no extra search, only the sentence check's encoding."""
     from llama_index.core.schema import QueryBundle
-    from rag.retrieve import Filters, reciprocal_rank_fusion, relative_score_fusion
+    from rag.retrieve import Filters, reciprocal_rank_fusion
 
     retriever = pipeline.retriever
-    li_retriever = vector_index.as_retriever(similarity_top_k=PASSAGE_DEPTH)
+    li_retriever = (vector_index.as_retriever(similarity_top_k=PASSAGE_DEPTH)
+                    if vector_index is not None else None)
     no_filter = Filters()
-    ranks: dict[str, list[int | None]] = {s: [] for s in (*SYSTEMS, ABLATION,
-                                                           *map(sweep_name, weights))}
+    sweeps = {**{sweep_name(w): (w, None) for w in weights},
+              **{sweep_name(s, "s"): (None, s) for s in sentence_weights}}
+    systems = SYSTEMS if li_retriever is not None else OUR_SYSTEMS
+    ranks: dict[str, list[int | None]] = {s: [] for s in (*systems, *ABLATIONS, *sweeps)}
     started = time.monotonic()
     for i, (query, vector) in enumerate(zip(corpus.queries, vectors), start=1):
         passages = {
@@ -312,34 +321,40 @@ def rank_all(corpus: Corpus, pipeline, vector_index, vectors,
         for system, hits in passages.items():
             ranking = article_ranking(h.passage.article_id for h in hits)
             ranks[system].append(first_hit_rank(ranking, query.targets))
-        article_of = {h.passage.id: h.passage.article_id
-                      for h in passages["bm25"] + passages["dense"]}
-        fused = reciprocal_rank_fusion([[h.passage.id for h in passages["dense"]],
-                                        [h.passage.id for h in passages["bm25"]]], k=60)
-        ranking = article_ranking(article_of[pid] for pid, _ in fused)
-        ranks[ABLATION].append(first_hit_rank(ranking, query.targets))
-        dense_scores = [(h.passage.id, h.score) for h in passages["dense"]]
-        sparse_scores = [(h.passage.id, h.score) for h in passages["bm25"]]
-        for weight in weights:
-            fused = relative_score_fusion([dense_scores, sparse_scores], [weight, 1.0 - weight])
-            ranking = article_ranking(article_of[pid] for pid, _ in fused)
-            ranks[sweep_name(weight)].append(first_hit_rank(ranking, query.targets))
-        nodes = li_retriever.retrieve(QueryBundle(query_str=query.text, embedding=vector))
-        ranking = article_ranking(n.node.ref_doc_id for n in nodes)
-        ranks["llamaindex_vector"].append(first_hit_rank(ranking, query.targets))
+        by_id = {h.passage.id: h for h in passages["bm25"] + passages["dense"]}
+
+        def rank_of(fused: list[tuple[str, float]]) -> int | None:
+            ranking = article_ranking(by_id[pid].passage.article_id for pid, _ in fused)
+            return first_hit_rank(ranking, query.targets)
+
+        dense, sparse = passages["dense"], passages["bm25"]
+        ranks["hybrid_rrf"].append(rank_of(reciprocal_rank_fusion(
+            [[h.passage.id for h in dense], [h.passage.id for h in sparse]], k=60)))
+        ranks["hybrid_fusion_only"].append(rank_of(retriever.fuse(dense, sparse)))
+        for name, (weight, sentence_weight) in sweeps.items():
+            fused = retriever.fuse(dense, sparse, weight)
+            ranks[name].append(rank_of(retriever.sentence_check(query.text, vector, fused, by_id,
+                                                                sentence_weight)))
+        if li_retriever is not None:
+            nodes = li_retriever.retrieve(QueryBundle(query_str=query.text, embedding=vector))
+            ranking = article_ranking(n.node.ref_doc_id for n in nodes)
+            ranks["llamaindex_vector"].append(first_hit_rank(ranking, query.targets))
         if i % 1000 == 0 or i == len(corpus.queries):
             _log(f"[{corpus.name}] queried {i}/{len(corpus.queries)} "
                  f"({time.monotonic() - started:.0f} s)")
     return ranks
 
 
-def sweep_name(weight: float) -> str:
-    return f"hybrid w={weight:g}"
+def sweep_name(weight: float, key: str = "w") -> str:
+    """"hybrid w=0.2" (dense weight) or "hybrid s=0.5" (sentence weight)."""
+    return f"hybrid {key}={weight:g}"
 
 
 def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
-                 keep: bool = False, weights: tuple[float, ...] = ()) -> dict:
-    """Ingest `corpus` under `work`, build the baseline, run every query through all systems.
+                 keep: bool = False, weights: tuple[float, ...] = (),
+                 sentence_weights: tuple[float, ...] = (), baseline: bool = True) -> dict:
+    """Ingest `corpus` under `work`, build the baseline (unless not `baseline`), run every query
+    through all systems.
 
     With `keep`, the store and the baseline index stay in `work` and a later run reuses them:
     re-ingesting unchanged articles embeds nothing, and --prune drops articles no longer listed.
@@ -365,25 +380,30 @@ def bench_corpus(corpus: Corpus, settings: Settings, embedder, work: Path,
         raise RuntimeError(f"{source}: {len(report.failed)} articles failed to ingest: "
                            f"{report.failed[:3]}")
 
-    _log(f"[{corpus.name}] llama-index VectorStoreIndex over {len(corpus.records)} documents")
-    t = time.monotonic()
-    persist = work / f"llamaindex-{corpus.name}-{_records_key(corpus.records)}" if keep else None
-    vector_index = build_vector_index(corpus.records, embedder, persist)
-    timings["vector_index_s"] = round(time.monotonic() - t, 1)
+    vector_index = None
+    if baseline:
+        _log(f"[{corpus.name}] llama-index VectorStoreIndex over {len(corpus.records)} documents")
+        t = time.monotonic()
+        persist = (work / f"llamaindex-{corpus.name}-{_records_key(corpus.records)}"
+                   if keep else None)
+        vector_index = build_vector_index(corpus.records, embedder, persist)
+        timings["vector_index_s"] = round(time.monotonic() - t, 1)
 
     t = time.monotonic()
     vectors = query_vectors(embedder, [q.text for q in corpus.queries])
-    ranks = rank_all(corpus, pipeline, vector_index, vectors, weights)
+    ranks = rank_all(corpus, pipeline, vector_index, vectors, weights, sentence_weights)
     timings["query_s"] = round(time.monotonic() - t, 1)
+    systems = SYSTEMS if baseline else OUR_SYSTEMS
     return {
         "articles": report.articles, "passages": report.passages,
-        "vector_index_chunks": len(vector_index.docstore.docs),
+        "vector_index_chunks": len(vector_index.docstore.docs) if baseline else None,
         "queries": len(corpus.queries), "twin_groups": corpus.twin_groups,
-        "systems": {s: score_ranks(ranks[s]) for s in SYSTEMS},
-        "ablation": {ABLATION: score_ranks(ranks[ABLATION])},
-        "weight_sweep": {sweep_name(w): score_ranks(ranks[sweep_name(w)]) for w in weights},
+        "systems": {s: score_ranks(ranks[s]) for s in systems},
+        "ablation": {name: score_ranks(ranks[name]) for name in ABLATIONS},
+        "weight_sweep": {name: score_ranks(ranks[name]) for name in ranks
+                         if name.startswith("hybrid ")},
         "hybrid_vs": {s: paired_comparison(ranks["hybrid"], ranks[s])
-                      for s in SYSTEMS if s != "hybrid"},
+                      for s in systems if s != "hybrid"},
         "seconds": timings,
     }
 
@@ -393,12 +413,14 @@ LOADERS = {"cnndm": load_cnndm, "bbc": load_bbc}
 
 def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | None = None,
         query_limit: int | None = None, work: Path | None = None,
-        weights: tuple[float, ...] = (), tuning: bool = False) -> dict:
+        weights: tuple[float, ...] = (), tuning: bool = False,
+        sentence_weights: tuple[float, ...] = (), baseline: bool = True) -> dict:
     """Benchmark each dataset; returns {"config": ..., "datasets": {name: results}, "wall_s"}.
 
     Stores go to a temporary folder removed afterwards, or to `work`, kept for the next run.
-    `weights` adds a dense-weight sweep of the hybrid; `tuning` draws the query sample from the
-    queries the benchmark sample leaves out (see `sample_queries`).
+    `weights` and `sentence_weights` add sweeps of the hybrid's two weights; `tuning` draws the
+    query sample from the queries the benchmark sample leaves out (see `sample_queries`).
+    Without `baseline` only our three systems run (the baseline takes most of the query time).
     """
     apply_offline_env()
     unknown = [d for d in datasets if d not in LOADERS]
@@ -416,13 +438,16 @@ def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | No
             _log(f"[{corpus.name}] {len(corpus.records)} articles, {len(corpus.queries)} of "
                  f"{total_queries} queries")
             results[corpus.name] = bench_corpus(corpus, settings, embedder, folder,
-                                                keep=work is not None, weights=weights)
+                                                keep=work is not None, weights=weights,
+                                                sentence_weights=sentence_weights,
+                                                baseline=baseline)
             results[corpus.name]["queries_available"] = total_queries
             _log(f"[{corpus.name}] result: {json.dumps(results[corpus.name])}")
     return {
         "config": {"embedder": embedder.name, "chunk_tokens": settings.chunk_tokens,
                    "chunk_overlap": settings.chunk_overlap, "candidate_k": settings.candidate_k,
-                   "dense_weight": settings.dense_weight, "passage_depth": PASSAGE_DEPTH,
+                   "dense_weight": settings.dense_weight, "rerank_k": settings.rerank_k,
+                   "sentence_weight": settings.sentence_weight, "passage_depth": PASSAGE_DEPTH,
                    "limit": limit, "query_limit": query_limit,
                    "sample_seed": TUNING_SEED if tuning else SAMPLE_SEED, "tuning": tuning},
         "datasets": results,
@@ -434,31 +459,33 @@ def markdown(result: dict) -> str:
     metrics = [f"hit@{k}" for k in CUTOFFS] + ["mrr@10"]
     lines = []
     for name, r in result["datasets"].items():
-        lines.append(f"### {name}: {r['articles']} articles ({r['passages']} passages; "
-                     f"{r['vector_index_chunks']} llama-index chunks), {r['queries']} of "
+        chunks = (f"; {r['vector_index_chunks']} llama-index chunks"
+                  if r["vector_index_chunks"] is not None else "; no baseline")
+        lines.append(f"### {name}: {r['articles']} articles ({r['passages']} passages{chunks}), "
+                     f"{r['queries']} of "
                      f"{r['queries_available']} queries, {r['twin_groups']} twin groups")
         lines.append("")
         lines.append("| system | " + " | ".join(metrics) + " |")
         lines.append("|---|" + "---:|" * len(metrics))
         rows = [*r["systems"].items(),
-                *((f"*{name} (ablation: previous RRF fusion)*", scores)
+                *((f"*{name} (ablation: {ABLATIONS[name]})*", scores)
                   for name, scores in r["ablation"].items())]
         for system, scores in rows:
             lines.append(f"| {system} | " + " | ".join(f"{scores[m]:.3f}" for m in metrics) + " |")
         if r.get("weight_sweep"):
             lines.append("")
-            sweep = ", ".join(f"{name.split('=')[1]}: {scores['mrr@10']:.4f}"
+            sweep = ", ".join(f"{name.split(' ')[1]}: {scores['mrr@10']:.4f}"
                               for name, scores in r["weight_sweep"].items())
-            lines.append(f"dense-weight sweep (the same dense and BM25 lists re-fused), "
-                         f"MRR@10: {sweep}")
+            lines.append(f"weight sweep (w: dense weight, s: sentence weight; the same dense "
+                         f"and BM25 lists re-fused and re-checked), MRR@10: {sweep}")
         lines.append("")
         lines.append("hybrid vs " + "; ".join(
             f"{system}: MRR@10 {c['mrr@10_delta']:+.4f} ({c['queries_better']} queries better, "
             f"{c['queries_worse']} worse)" for system, c in r["hybrid_vs"].items()))
         s = r["seconds"]
         lines.append("")
-        lines.append(f"ingest {s['ingest_s']} s, llama-index index {s['vector_index_s']} s, "
-                     f"queries {s['query_s']} s")
+        index = (f"llama-index index {s['vector_index_s']} s, " if "vector_index_s" in s else "")
+        lines.append(f"ingest {s['ingest_s']} s, {index}queries {s['query_s']} s")
         lines.append("")
     lines.append(f"wall time {result['wall_s']} s")
     return "\n".join(lines)
@@ -485,8 +512,12 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: a temporary folder, removed)")
     parser.add_argument("--weights", type=_weights, default=(),
                         help="also score the hybrid at these dense weights, e.g. 0.1,0.2,0.3")
+    parser.add_argument("--sentence-weights", type=_weights, default=(),
+                        help="also score the hybrid at these sentence-check weights")
     parser.add_argument("--tuning", action="store_true",
                         help="sample --queries N from the queries the benchmark sample leaves out")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the llama-index baseline (BM25, dense and hybrid only)")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = parser.parse_args(argv)
     for flag in ("limit", "queries"):
@@ -499,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     try:
         result = run(settings, Embedder(settings), datasets, args.limit, args.queries, args.work,
-                     args.weights, args.tuning)
+                     args.weights, args.tuning, args.sentence_weights, not args.no_baseline)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 truncates everything after 256 word p
 
 BACKENDS = ("torch", "onnx-int8")
 QUERY_CACHE_SIZE = 256  # one ask embeds its question twice (retrieval, then answer selection)
+SENTENCE_CACHE_SIZE = 2048  # ~15 sentences per question: the last ~100 questions' sentences
 
 
 class ModelIntegrityError(RuntimeError):
@@ -65,7 +66,8 @@ def counting_tokenizer(backend_tokenizer):
 
 
 class QueryCache:
-    """Small LRU of query vectors: the same question is embedded by retrieval and by the answer.
+    """Small LRU of vectors by text: the same question is embedded by retrieval and by the
+    answer; the same sentences by the sentence check and by the answer (`SentenceEncoder`).
 
     Thread-safe: the UI answers several questions at once from one embedder."""
 
@@ -74,18 +76,50 @@ class QueryCache:
         self._vectors: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _lookup(self, text: str) -> list[float] | None:
+        vector = self._vectors.get(text)
+        if vector is not None:
+            self._vectors.move_to_end(text)
+        return vector
+
+    def _keep(self, text: str, vector: list[float]) -> None:
+        self._vectors[text] = vector
+        self._vectors.move_to_end(text)
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+
     def get(self, text: str, compute) -> list[float]:
+        return self.get_many([text], lambda texts: [compute(texts[0])])[0]
+
+    def get_many(self, texts: list[str], compute_batch) -> list[list[float]]:
+        """Vectors of `texts`; the ones not cached are computed in one `compute_batch` call."""
         with self._lock:
-            vector = self._vectors.get(text)
-            if vector is not None:
-                self._vectors.move_to_end(text)
-                return list(vector)
-        vector = compute(text)          # outside the lock: encoding takes milliseconds
-        with self._lock:
-            self._vectors[text] = vector
-            if len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-        return list(vector)
+            found = {t: v for t in texts if (v := self._lookup(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:                     # outside the lock: encoding takes milliseconds
+            computed = dict(zip(missing, compute_batch(missing)))
+            with self._lock:
+                for text, vector in computed.items():
+                    self._keep(text, vector)
+            found.update(computed)
+        return [list(found[t]) for t in texts]
+
+
+class SentenceEncoder:
+    """An embedder whose `embed_texts` remembers recent sentences (an LRU of SENTENCE_CACHE_SIZE).
+
+    A question's sentence check (retrieval) and its answer selection encode many of the same
+    sentences; through this they are encoded once. For questions, not for ingest."""
+
+    def __init__(self, embedder, size: int = SENTENCE_CACHE_SIZE):
+        self.embedder = embedder
+        self._sentences = QueryCache(size)
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]:
+        return self._sentences.get_many(list(texts), self.embedder.embed_texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text)
 
 
 def packaged_model_dir() -> Path:

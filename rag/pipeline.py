@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .answer import Answer, build_answer
 from .config import Settings
-from .embedding import make_embedder
+from .embedding import SentenceEncoder, make_embedder
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
 from .retrieve import Filters, HybridRetriever
@@ -43,7 +43,8 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = Store(settings, self.embedder.name, self.embedder.backend)
-        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self.sentences = SentenceEncoder(self.embedder)   # shared by retrieval and answers
+        self.retriever = HybridRetriever(self.store, self.embedder, settings, self.sentences)
         self._article_text = lru_cache(maxsize=512)(self._load_text)
         self._llm = None
 
@@ -125,7 +126,7 @@ class Pipeline:
                 notice = (f"The language model is unavailable ({exc}); this is an extractive "
                           "answer quoted from the archive.")
         hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
-        answer = build_answer(standalone, hits, self.article_text, self.embedder,
+        answer = build_answer(standalone, hits, self.article_text, self.sentences,
                               max_units=self.settings.answer_sentences,
                               refuse_below=self.settings.refuse_below)
         return replace(answer, question=question, standalone_question=standalone, notice=notice)

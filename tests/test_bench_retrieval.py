@@ -112,15 +112,18 @@ def test_bbc_twins_are_targets_of_each_others_queries():
 @pytest.mark.slow
 def test_run_on_a_bbc_slice_with_the_real_model(settings, real_embedder):
     result = bench.run(settings, real_embedder, datasets=("bbc",), limit=30,
-                       weights=(0.0, settings.dense_weight, 1.0))
+                       weights=(settings.dense_weight,),
+                       sentence_weights=(0.0, settings.sentence_weight))
     bbc = result["datasets"]["bbc"]
     sweep = bbc["weight_sweep"]
-    # The sweep re-fuses the same lists: weight 0 is BM25's ranking, the configured weight is
-    # the hybrid's (up to the order of exact ties), weight 1 orders by dense alone.
-    assert sweep["hybrid w=0"]["mrr@10"] == pytest.approx(bbc["systems"]["bm25"]["mrr@10"], abs=0.01)
-    assert sweep[bench.sweep_name(settings.dense_weight)]["mrr@10"] == pytest.approx(
-        bbc["systems"]["hybrid"]["mrr@10"], abs=0.01)
-    assert "dense-weight sweep" in bench.markdown(result)
+    # The sweeps re-fuse and re-check the same lists: the configured weights give the hybrid's
+    # ranking (up to the order of exact ties), and sentence weight 0 is fusion alone.
+    hybrid = bbc["systems"]["hybrid"]["mrr@10"]
+    assert sweep[bench.sweep_name(settings.dense_weight)]["mrr@10"] == pytest.approx(hybrid, abs=0.01)
+    assert sweep[bench.sweep_name(settings.sentence_weight, "s")]["mrr@10"] == pytest.approx(
+        hybrid, abs=0.01)
+    assert sweep["hybrid s=0"] == bbc["ablation"]["hybrid_fusion_only"]
+    assert "weight sweep (w: dense weight, s: sentence weight" in bench.markdown(result)
     assert bbc["articles"] == 30 and bbc["queries"] > 30
     assert set(bbc["systems"]) == set(bench.SYSTEMS)
     for scores in bbc["systems"].values():
@@ -134,9 +137,21 @@ def test_run_on_a_bbc_slice_with_the_real_model(settings, real_embedder):
     # The margins over the dense systems are robust (3.5-5 points here, 10 on 300 articles).
     assert mrr["hybrid"] >= mrr["bm25"] - 0.01
     assert mrr["hybrid"] > mrr["dense"] and mrr["hybrid"] > mrr["llamaindex_vector"]
-    assert "hybrid_rrf" in bbc["ablation"]
+    assert set(bbc["ablation"]) == {"hybrid_rrf", "hybrid_fusion_only"}
     from llama_index.core import Settings as LlamaSettings
     assert LlamaSettings._llm is None   # the baseline never resolved a (network) LLM
+
+
+def test_no_baseline_runs_our_three_systems_only(settings):
+    from fakes import FakeEmbedder
+    result = bench.run(settings, FakeEmbedder(), datasets=("bbc",), limit=12, baseline=False)
+    bbc = result["datasets"]["bbc"]
+    assert set(bbc["systems"]) == set(bench.OUR_SYSTEMS)
+    assert set(bbc["hybrid_vs"]) == {"bm25", "dense"}
+    assert bbc["vector_index_chunks"] is None and "vector_index_s" not in bbc["seconds"]
+    report = bench.markdown(result)
+    assert "no baseline" in report and "llamaindex_vector" not in report
+    assert result["config"]["sentence_weight"] == settings.sentence_weight
 
 
 # The benchmark led to relative-score fusion in rag/retrieve.py; its unit tests live here.

@@ -59,6 +59,24 @@ def test_query_cache_keeps_the_most_recent_and_returns_copies():
     assert computed == ["a", "bb", "ccc", "bb"]
 
 
+def test_sentence_encoder_encodes_only_sentences_it_has_not_seen():
+    from fakes import FakeEmbedder
+    from rag.embedding import SentenceEncoder
+    fake = FakeEmbedder()
+    batches = []
+    fake_embed = fake.embed_texts
+    fake.embed_texts = lambda texts: batches.append(list(texts)) or fake_embed(texts)
+    encoder = SentenceEncoder(fake, size=3)
+    first = encoder.embed_texts(["a b", "c d", "a b"])
+    assert batches == [["a b", "c d"]]                  # one batch, a repeat encoded once
+    assert first[0] == first[2] == fake_embed(["a b"])[0]
+    assert encoder.embed_texts(["c d", "e f"]) == fake_embed(["c d", "e f"])
+    assert batches[1:] == [["e f"]]
+    encoder.embed_texts(["g h"])                        # size 3: evicts "a b", the oldest
+    encoder.embed_texts(["a b"])
+    assert batches[2:] == [["g h"], ["a b"]]
+
+
 def test_float_layers_are_the_first_feed_forward_outputs():
     names = [f"/encoder/encoder/layer.{i}/{part}/MatMul" for i in range(6)
              for part in ("output/dense", "attention/output/dense", "intermediate/dense")]

@@ -47,3 +47,53 @@ def test_filters_apply_to_both_retrievers(archive, filters, expected):
     fused = {h.passage.article_id for h in archive.retriever.search("volcano story", 10, filters)}
     assert dense <= expected and sparse <= expected and fused <= expected
     assert fused, "the filter removed everything"
+
+
+def _hit(pid: str, text: str):
+    from rag.chunking import Passage
+    from rag.store import PassageHit
+    article = pid.split("#")[0]
+    return PassageHit(Passage(id=pid, article_id=article, index=0, start=0, end=len(text),
+                              text=text), f"Title {article}", None, None, None, 0.5)
+
+
+def test_best_sentence_is_the_one_sharing_most_question_words():
+    from rag.retrieve import best_sentence
+    from rag.terms import content_terms
+    text = ("Ministers met on Monday. The tobacco firms deny that they conspired to promote "
+            "smoking. Shares fell.")
+    terms = set(content_terms("Did the tobacco firms conspire to promote smoking?"))
+    assert best_sentence(terms, text) == ("The tobacco firms deny that they conspired to "
+                                          "promote smoking.")
+    assert best_sentence(set(), text) == "Ministers met on Monday."   # ties: the first
+    assert best_sentence(terms, "") == ""
+
+
+def test_sentence_check_lifts_the_passage_holding_the_asked_sentence(fake_pipeline):
+    question = "The tobacco companies deny that they conspired to defraud the public."
+    # The follow-up story paraphrases the sentence amid related text; fusion ranks it first.
+    follow_up = _hit("b#0", "Tobacco companies were accused of a conspiracy. They deny "
+                            "defrauding the public, the companies said on Monday.")
+    original = _hit("a#0", "Lawyers spoke in court. The tobacco companies deny that they "
+                           "conspired to defraud the public. The case goes on.")
+    other = _hit("c#0", "Football cup final tonight.")
+    passages = {h.passage.id: h for h in (follow_up, original, other)}
+    fused = [("b#0", 0.95), ("a#0", 0.90), ("c#0", 0.10)]
+    retriever = fake_pipeline.retriever
+    vector = fake_pipeline.embedder.embed_query(question)
+    checked = retriever.sentence_check(question, vector, fused, passages)
+    assert [pid for pid, _ in checked] == ["a#0", "b#0", "c#0"]
+    assert retriever.sentence_check(question, vector, fused, passages, weight=0.0) == fused
+    # Only the head (rerank_k passages) is re-scored; the tail keeps its order and scores.
+    retriever.settings = retriever.settings.with_(rerank_k=1)
+    assert retriever.sentence_check(question, vector, fused, passages) == fused
+
+
+@pytest.mark.parametrize("field,value,name", [("sentence_weight", -0.1, "RAG_SENTENCE_WEIGHT"),
+                                              ("sentence_weight", 2.0, "RAG_SENTENCE_WEIGHT"),
+                                              ("rerank_k", -1, "RAG_RERANK_K")])
+def test_sentence_check_settings_out_of_range_are_clear_errors(settings, field, value, name):
+    from fakes import FakeEmbedder
+    from rag.pipeline import Pipeline
+    with pytest.raises(ValueError, match=name):
+        Pipeline(settings.with_(**{field: value}), embedder=FakeEmbedder())
