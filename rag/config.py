@@ -41,8 +41,8 @@ class Settings:
     top_k: int = 5                           # RAG_TOP_K: passages given to the answerer
     candidate_k: int = 30                    # RAG_CANDIDATE_K: per-retriever depth before fusion
     dense_weight: float = 0.2                # RAG_DENSE_WEIGHT: dense share in hybrid fusion
-    rerank_k: int = 10                       # RAG_RERANK_K: fused passages given the sentence check
-    sentence_weight: float = 0.4             # RAG_SENTENCE_WEIGHT: best sentence's share there
+    rerank_k: int = 5                        # RAG_RERANK_K: fused passages given the sentence check
+    sentence_weight: float = 0.3             # RAG_SENTENCE_WEIGHT: best sentence's share there
     answer_sentences: int = 3                # RAG_ANSWER_SENTENCES: max answer units
     refuse_below: float = 0.45               # RAG_REFUSE_BELOW: support score under which we refuse
     llm: str | None = None                   # RAG_LLM: None (extractive) | "openai" | "ollama"
