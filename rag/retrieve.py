@@ -71,6 +71,12 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def min_max(scores: list[float]) -> list[float]:
+    """Scores rescaled to [0, 1] within the list (all 1.0 when they are equal)."""
+    low, high = min(scores), max(scores)
+    return [(s - low) / (high - low) if high > low else 1.0 for s in scores]
+
+
 def relative_score_fusion(scored: list[list[tuple[str, float]]],
                           weights: list[float]) -> list[tuple[str, float]]:
     """Weighted sum of each list's scores, min-max normalised to [0, 1] within the list.
@@ -85,9 +91,7 @@ def relative_score_fusion(scored: list[list[tuple[str, float]]],
     for items, weight in zip(scored, weights):
         if not items:
             continue
-        low, high = min(s for _, s in items), max(s for _, s in items)
-        for key, score in items:
-            norm = (score - low) / (high - low) if high > low else 1.0
+        for (key, _), norm in zip(items, min_max([s for _, s in items])):
             fused[key] = fused.get(key, 0.0) + weight * norm
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
@@ -228,10 +232,11 @@ class HybridRetriever:
         head passage's sentence sharing the most content words with the question is encoded
         (one batch of `rerank_k` short sentences, which the answerer reuses), and its cosine
         to the question, min-max normalised over the head, gets weight
-        `settings.sentence_weight` (0.3) against the fused score. Only the head is reordered; the tail keeps its place. Tuned on 2,000-query
-        samples disjoint from the benchmark's (eval/reports/retrieval.md): a head of 5 at 0.3
-        gains as much over BM25 as a head of 10 at 0.4 (smaller gain +0.0068 vs +0.0067
-        MRR@10), for half the encoding; CNN/DM falls below BM25 from 0.7.
+        `settings.sentence_weight` (0.3) against the fused score. Only the head is reordered;
+        the tail keeps its place. Tuned on 2,000-query samples disjoint from the benchmark's
+        (eval/reports/retrieval.md): a head of 5 at 0.3 gains as much over BM25 as a head of 10
+        at 0.4 (smaller gain +0.0068 vs +0.0067 MRR@10), for half the encoding; CNN/DM falls
+        below BM25 from 0.7.
         """
         weight = self.settings.sentence_weight if weight is None else weight
         head = fused[:self.settings.rerank_k]
@@ -241,8 +246,7 @@ class HybridRetriever:
         sentences = [best_sentence(terms, passages[pid].passage.text) for pid, _ in head]
         cosines = (np.asarray(self.sentence_encoder.embed_texts(sentences))
                    @ np.asarray(query_vector))
-        low, high = float(cosines.min()), float(cosines.max())
-        closeness = (cosines - low) / (high - low) if high > low else np.ones(len(head))
-        rescored = [(pid, (1.0 - weight) * score + weight * float(c))
+        closeness = min_max([float(c) for c in cosines])
+        rescored = [(pid, (1.0 - weight) * score + weight * c)
                     for (pid, score), c in zip(head, closeness)]
         return sorted(rescored, key=lambda kv: -kv[1]) + fused[len(head):]
