@@ -148,6 +148,23 @@ def cmd_summarize(args, pipeline) -> int:
     return 0
 
 
+def cmd_timeline(args, pipeline) -> int:
+    timeline = pipeline.timeline(args.topic, _filters(args), args.period)
+
+    def human(d):
+        lines = [f"timeline: {d['topic']}"]
+        for e in d["entries"] + d["undated"]:
+            also = f" (also: {', '.join(a['source'] or a['article_id'] for a in e['also'])})" \
+                if e["also"] else ""
+            lines.append(f"{(e['published'] or 'undated')[:10]}  {e['source'] or '-'}  "
+                         f"{e['title']} [{e['article_id']} {e['start']}-{e['end']}]{also}\n"
+                         f"    {e['sentence']}")
+        lines += [f"{c['period']}  {c['source']}: {c['articles']}" for c in d["coverage"]]
+        return "\n".join(lines) if len(lines) > 1 else f"nothing in the archive about {d['topic']!r}"
+    _emit(args, timeline.to_dict(), human)
+    return 0
+
+
 def cmd_eval(args, pipeline) -> int:
     from .evaluation import pipeline_for_suite, run_suite, suite_names
     from .eval_report import write_report
@@ -215,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="YYYY-MM-DD")
     p.add_argument("--until", help="YYYY-MM-DD")
     p.add_argument("--history", help='JSON file: a list of earlier {"question","answer"} turns')
+    p = command("timeline", cmd_timeline, "a story's articles oldest first, one cited sentence each")
+    p.add_argument("topic")
+    p.add_argument("--source")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--period", choices=("month", "week"), default="month",
+                   help="coverage counted per month (default) or ISO week")
+    p.add_argument("--article", action="append", help=argparse.SUPPRESS)
     p = command("summarize", cmd_summarize, "cited summary of one article, or across several")
     p.add_argument("ids", nargs="*", help="article id(s): several give one summary across them")
     p.add_argument("--query", help="summarize the articles matching this topic")

@@ -10,13 +10,16 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from .answer import Answer, build_answer
+from .answer import Answer, answer_question
 from .config import Settings
 from .embedding import SentenceEncoder, make_embedder
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
+from .policy import fallback_notice
+from .questions import story_topic
 from .retrieve import Filters, HybridRetriever
 from .store import ArticleRecord, Store
+from .timeline import timeline_answer
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -107,6 +110,14 @@ class Pipeline:
         question = clean_question(question)
         turns = parse_history(history)
         standalone = standalone_question(question, turns)
+        topic = story_topic(standalone)
+        if topic:        # "How did the X story develop?" is answered by X's timeline
+            answer = timeline_answer(question, self.timeline(topic, filters))
+            return replace(answer, standalone_question=standalone)
+        k = k or self.settings.top_k
+
+        def search(query: str):
+            return self.retriever.search(query, k, filters)
         notice = None
         llm = self.llm
         if llm is not None:
@@ -115,21 +126,25 @@ class Pipeline:
             try:
                 if turns:
                     standalone = condense_question(llm, question, turns, self.settings)
-                hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
-                answer = generate_answer(llm, standalone, hits, self.article_text, self.embedder,
-                                         self.settings, on_token=on_token)
+                answer = generate_answer(llm, standalone, search(standalone), self.article_text,
+                                         self.embedder, self.settings, on_token=on_token,
+                                         search=search)
                 return replace(answer, question=question, standalone_question=standalone)
             except UnusableReply as exc:      # the model replied, with nothing we can verify
-                notice = (f"The language model's reply could not be verified against the archive "
-                          f"({exc}); this is an extractive answer quoted from the archive.")
+                notice = fallback_notice(exc, unusable=True)
             except LLMUnavailable as exc:     # down, unreachable, failing or too slow
-                notice = (f"The language model is unavailable ({exc}); this is an extractive "
-                          "answer quoted from the archive.")
-        hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
-        answer = build_answer(standalone, hits, self.article_text, self.sentences,
-                              max_units=self.settings.answer_sentences,
-                              refuse_below=self.settings.refuse_below)
+                notice = fallback_notice(exc, unusable=False)
+        answer = answer_question(standalone, search, self.article_text, self.sentences,
+                                 max_units=self.settings.answer_sentences,
+                                 refuse_below=self.settings.refuse_below)
         return replace(answer, question=question, standalone_question=standalone, notice=notice)
+
+    def timeline(self, topic: str, filters: Filters = Filters(), period: str = "month"):
+        """One cited key sentence per article about `topic`, oldest first (rag.timeline)."""
+        from .timeline import TIMELINE_PASSAGES, build_timeline
+        topic = clean_question(topic)
+        hits = self.retriever.search(topic, TIMELINE_PASSAGES, filters)
+        return build_timeline(topic, hits, self.article_text, self.sentences, period)
 
     def summarize(self, ids: list[str], sentences: int | None = None):
         """Cited summary of one article, or one summary across several (cached)."""
