@@ -365,6 +365,8 @@ def metrics_of(results: list[CaseResult], summaries: list[dict] = (),
         if derived:
             by_type[t]["derived_rate"] = mean(derived)
     m["by_type"] = by_type
+    # The weakest question class: gating it keeps every class passing, not just the average.
+    m["min_class_pass_rate"] = min((v["pass_rate"] for v in by_type.values()), default=None)
     if timelines:
         m["timeline_pass_rate"] = mean(t["passed"] for t in timelines)
         m["timeline_recall"] = mean(t["recall"] for t in timelines)

@@ -155,7 +155,8 @@ class Gate:
     reason: str | None
     support: float
     absent: list[str]
-    relevance: np.ndarray
+    relevance: np.ndarray      # ranks units: relevance plus the detail bonus
+    base: np.ndarray           # relevance alone: how far below the best a unit may be chosen
     detail: list[bool]
     asks_detail: bool
 
@@ -164,17 +165,23 @@ def gate(part: str, query: str, units: list[Unit], vectors: np.ndarray, question
          refuse_below: float, absent: list[str]) -> Gate:
     """The one refusal gate, for both modes: a name the question uses is absent, the best
     answer_support is under the threshold, or no well-ranked unit holds the asked-for detail."""
-    relevance, support = score_units(query, units, vectors, question_vector)
+    base, support = score_units(query, units, vectors, question_vector)
     best = float(support.max()) if len(units) else 0.0
     detail = detail_held(part, units)
     asks_detail = answer_type(part) is not None or bool(focus_terms(part))
-    relevance = relevance + 0.25 * np.asarray(detail, dtype=float) * asks_detail
+    relevance = base + 0.25 * np.asarray(detail, dtype=float) * asks_detail
     reason = policy.refusal_reason(absent, best, refuse_below)
     if reason is None and asks_detail:
         top = np.argsort(-relevance)[:DETAIL_WINDOW]
         if not any(detail[int(i)] for i in top):
             reason = policy.DETAIL_ABSENT
-    return Gate(reason, best, absent, relevance, detail, asks_detail)
+    return Gate(reason, best, absent, relevance, base, detail, asks_detail)
+
+
+def follows(unit: Unit, earlier: Unit, within: int = 300) -> bool:
+    """Does `unit` come just after `earlier` in the same article (its statement continued)?"""
+    return (unit.hit.passage.article_id == earlier.hit.passage.article_id
+            and 0 <= unit.start - earlier.end <= within)
 
 
 def answer_part(part: str, query: str, hits: list[PassageHit], article_text_of, embedder,
@@ -203,11 +210,13 @@ def answer_part(part: str, query: str, hits: list[PassageHit], article_text_of, 
             return len(topic & set(content_terms(units[i].text))) / len(topic) if topic else 0.0
         best_speaking = max(on_topic(i) for i in speaking)
         closer = [i for i in order if i not in speaking and on_topic(i) > best_speaking
-                  and any(q in units[i].text for q in OPEN_QUOTES)]
+                  and any(q in units[i].text for q in OPEN_QUOTES)
+                  and any(follows(units[i], units[j]) for j in speaking)]
         order = closer[:1] + speaking
     elif verdict.asks_detail:
         order = [i for i in order if detail[i]]
-    chosen = [i for i in order[:max_units] if relevance[i] >= 0.7 * relevance[order[0]]]
+    base = verdict.base
+    chosen = [i for i in order[:max_units] if base[i] >= 0.7 * base[order[0]]]
     hedged = asks_for_fact(part) and is_hedged(units[chosen[0]].text)
     if hedged:   # what the archive says may happen, never as what did happen
         chosen = [i for i in chosen if is_hedged(units[i].text)]

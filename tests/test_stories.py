@@ -267,3 +267,29 @@ def test_story_questions_on_real_bbc_articles(real_pipeline, tmp_path):
     timeline = real_pipeline.timeline("Ebbers").to_dict()
     dated = [e["published"] for e in timeline["entries"]]
     assert dated == sorted(dated) and len(dated) >= 3
+
+
+# -- the Timeline view ---------------------------------------------------------------------------
+def test_timeline_api_and_view(story_pipeline):
+    import app
+    from gradio_client import Client
+
+    from eval.common import free_port
+    from rag.ui.timeline import show_timeline
+    page, plot = show_timeline(story_pipeline, "Kenteris", "", "", "", "month")
+    assert page.index("Sprinter Kenteris suspended") < page.index("Kenteris cleared")
+    assert "Undated" in page and "also: wire-b" in page
+    assert list(plot.columns) == ["period", "source", "articles"] and plot["articles"].sum() == 4
+    error, _ = show_timeline(story_pipeline, "Kenteris", "", "last week", "", "month")
+    assert "expected a date" in error
+    port = free_port()
+    demo = app.serve(story_pipeline, server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        doc = client.predict("Kenteris", "", "", "", "month", api_name="/timeline")
+        assert [e["article_id"] for e in doc["entries"]] == ["a", "b", "d"]
+        assert doc["coverage"][0] == {"period": "2005-01", "source": "wire-a", "articles": 1}
+        assert "error" in client.predict("Kenteris", "", "2005-13-01", "", "month",
+                                         api_name="/timeline")
+    finally:
+        demo.close()
