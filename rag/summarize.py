@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, replace
 
 from .citations import Citation
 from .policy import fallback_notice
-from .summarize_extractive import CNNDM_PARAMS, rank_sentences, split_sentences
+from .sentences import sentence_spans
+from .summarize_extractive import CNNDM_PARAMS, rank_sentences
 
 DEFAULT_SENTENCES = 3      # CNN/DM-style highlights: references average 3.6 sentences
 MAX_SENTENCES = 20
@@ -51,10 +52,10 @@ class Summary:
 def summary_spans(text: str, title: str | None, k: int) -> list[tuple[int, int]]:
     """The k sentences of an article that summarize it, as spans, in article order.
 
-    Exactly the configuration eval/bench_summaries.py measures against LEAD-3: its sentence
+    Exactly the configuration eval/bench_summaries.py measures against LEAD-3: the one sentence
     splitter and TF-IDF sentence vectors (which beat MiniLM vectors there, and cost no model).
     """
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     texts = [text[a:b] for a, b in spans]
     params = replace(CNNDM_PARAMS, max_sentences=k, ratio=None, min_sentences=1)
     return [spans[i] for i in rank_sentences(texts, None, title=title, params=params)]

@@ -10,22 +10,10 @@ Pure functions over our dataclasses and an embedder (the real MiniLM or tests' F
   sentences. support = the best score over its cited passages; citing nothing gives 0.
   A sentence is supported when support >= SUPPORT_THRESHOLD (rag.policy.GROUNDED_AT).
 
-Weights and threshold were chosen on data (tests/test_generate.py re-measures them):
-- CNN/DailyMail reference highlights of the FRANK subset (RAG_DATA/frank-cnndm-xsum; written
-  by editors, abstractive) against their own article (supported) and against the most similar
-  other article (unsupported), first 20 articles, 74 highlights each way;
-- 9 sentences SmolLM2-135M wrote about the seed article that are false (hand-labelled, e.g.
-  "The UN Security Council did not condemn the launch ...") and 5 true ones.
-    DENSE_WEIGHT 0.4, pairs, negation rule:   t=0.55  0.60  0.65  0.70
-    own-article highlights kept                  0.85  0.80  0.70  0.54
-    other-article highlights rejected            1.00  1.00  1.00  1.00
-    SmolLM2's false sentences rejected           0.56  0.56  0.78  0.89
-    true seed sentences kept                     1.00  1.00  1.00  0.60
-0.65: we prefer a false "unsupported" to a false "supported" (DENSE_WEIGHT 0.5 without the
-neighbour pairs or the negation rule rejected only 0.44 of SmolLM2's false sentences at 0.6).
-Known limit: overlap is not entailment. A sentence reusing a passage's words with another
-meaning (a swapped name, a dropped "not") can still pass; about 1 in 5 of the small model's
-false sentences did.
+Weights and threshold were chosen on data (tests/test_generate.py re-measures them; the
+measurements are in eval/reports/verification.md): we prefer a false "unsupported" to a false
+"supported". Known limit: overlap is not entailment. A sentence reusing a passage's words with
+another meaning (a swapped name, a dropped "not") can still pass.
 """
 from __future__ import annotations
 
