@@ -24,7 +24,7 @@ import numpy as np
 from . import policy
 from .citations import citation_of
 from .compare import derived_line, pick_sides
-from .questions import (answer_type, asks_for_fact, comparison_of, focus_terms, holds_detail,
+from .questions import (GENERIC_VERBS, answer_type, asks_for_fact, comparison_of, focus_terms, holds_detail,
                         indirect, is_hedged, question_names, question_parts, retrieval_query)
 from .speakers import OPEN_QUOTES, SPEAKER_QUESTION, speaker_of, speaks_in  # noqa: F401 (re-export)
 from .store import PassageHit
@@ -121,7 +121,7 @@ def detail_held(part: str, units: list[Unit]) -> list[bool]:
     names = question_names(part) if kind == "age" else set()
 
     def about(u: Unit) -> bool:
-        if not focus:
+        if not focus - GENERIC_VERBS:
             return True
         if focus & set(content_terms(u.text)):
             return True
@@ -274,16 +274,20 @@ def compose(question: str, answers: list[PartAnswer]) -> Answer:
             continue
         if part.hedged:
             texts.append(policy.HEDGE_PREFIX)
-        quoted = {s["text"] for s in sentences}
+        quoted = {s["text"]: s for s in sentences}
         for unit in part.units:
             if unit.text in quoted:    # said by an earlier part, or the same report twice
+                earlier = quoted[unit.text].setdefault("parts", [quoted[unit.text]["part"]])
+                if p not in earlier:
+                    earlier.append(p)
                 continue
-            quoted.add(unit.text)
             n = cite(unit)
             texts.append(f"{unit.text} [{n}]")
             sentences.append({"text": unit.text, "citations": [n], "supported": True,
                               "part": p, "hedged": part.hedged or is_hedged(unit.text)})
-        if multi and not any(s["part"] == p for s in sentences) and part.units:
+            quoted[unit.text] = sentences[-1]
+        if multi and not any(p in s.get("parts", [s["part"]]) and s["part"] == p
+                             for s in sentences) and part.units:
             earlier = [n for n in (numbers.get((u.hit.passage.article_id, u.start, u.end))
                                    for u in part.units) if n]
             if earlier:

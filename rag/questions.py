@@ -51,6 +51,10 @@ _TYPE_WORDS = frozenset(stem(w) for w in """city town country court place venue 
 name called date day year month time person man woman much many long old amount sum value
 happen happened respond bigger larger higher greater smaller lower more less fewer longer
 shorter earlier later""".split())
+# Verbs any figure or name goes with ("how much did X pay"): they count when a sentence shares
+# them, but a question whose only focus words they are asks for no particular detail.
+GENERIC_VERBS = frozenset(stem(w) for w in """pay paid cost get got make made take took give gave
+receive received spend spent offer offered bid""".split())
 
 _NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                 r"fifteen|twenty|thirty|forty|fifty|hundred|a|an)")
@@ -121,8 +125,9 @@ def question_parts(question: str) -> list[str]:
 
 
 def retrieval_query(part: str, parts: list[str]) -> str:
-    """The part plus the first part's subject words it lacks ("it", "the board" need them)."""
-    if not parts or part == parts[0]:
+    """The part plus the first part's subject words it lacks ("it", "the board" need them); a
+    part naming its own subject ("how much did Verizon pay for MCI") is retrieved as it is."""
+    if not parts or part == parts[0] or question_names(part):
         return part
     own = {w.lower() for w in WORD.findall(part)}
     borrowed = [w for w in WORD.findall(parts[0]) if w.lower() not in STOPWORDS
