@@ -43,9 +43,11 @@ def _filters(args):
 
 
 def cmd_ingest(args, pipeline) -> int:
-    paths = [Path(p) for p in args.paths] or [pipeline.settings.corpus]
+    from .fetch import is_url
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
     progress = _progress_bar(args)
-    report = pipeline.ingest(paths, prune=args.prune, progress=progress)
+    report = pipeline.ingest(paths, prune=args.prune, progress=progress, urls=urls)
     progress.close()
 
     def human(d):
@@ -170,6 +172,27 @@ def cmd_eval(args, pipeline) -> int:
     return 1 if failures else 0
 
 
+def cmd_watch(args, pipeline) -> int:
+    """Re-sync until interrupted; one line per change (one JSON object per line with --json)."""
+    from .fetch import is_url
+    from .watch import describe, parse_interval, watch
+    every = parse_interval(args.every)
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
+
+    def emit(event: dict) -> None:
+        print(json.dumps(event, ensure_ascii=False) if args.json
+              else f"{event['time']}  {describe(event)}", flush=True)
+
+    print(f"watch: syncing {', '.join(args.paths) or str(pipeline.settings.corpus)} every "
+          f"{args.every}; Ctrl-C stops", file=sys.stderr)
+    try:
+        watch(pipeline, paths, urls, every, prune=args.prune, rounds=args.rounds, emit=emit)
+    except KeyboardInterrupt:
+        print("watch: stopped", file=sys.stderr)
+    return 0
+
+
 def cmd_reindex(args, pipeline) -> int:
     """Rebuild every passage vector with the configured model and backend (store not yet opened)."""
     from .ingest import reindex
@@ -201,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("ingest", cmd_ingest, "sync files or folders into the store (default: corpus/)")
-    p.add_argument("paths", nargs="*")
+    p = command("ingest", cmd_ingest, "sync files, folders, web pages and RSS/Atom feeds into "
+                "the store (default: corpus/)")
+    p.add_argument("paths", nargs="*", metavar="PATH|URL")
     p.add_argument("--prune", action="store_true", help="delete articles whose source is gone")
     command("articles", cmd_articles, "list stored articles")
     p = command("show", cmd_show, "print one article's cleaned text and metadata")
@@ -227,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="with --query: YYYY-MM-DD")
     p = command("delete", cmd_delete, "delete an article and its passages")
     p.add_argument("id")
+    p = command("watch", cmd_watch, "re-sync folders, pages and feeds until stopped, one line "
+                "per change (JSON lines with --json)")
+    p.add_argument("paths", nargs="*", metavar="PATH|URL")
+    p.add_argument("--every", default="15m", help="interval: 30s, 15m, 1h (default 15m)")
+    p.add_argument("--prune", action="store_true", help="delete articles whose file is gone")
+    p.add_argument("--rounds", type=int, default=None, help="stop after N syncs (default: never)")
     command("check", cmd_check, "check the store's invariants")
     command("reindex", cmd_reindex, "re-embed all stored articles with the configured backend")
     p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start")

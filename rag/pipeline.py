@@ -54,9 +54,20 @@ class Pipeline:
 
     # -- articles ------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, *, prune: bool = False,
-               progress: Progress | None = None) -> IngestReport:
-        report = sync(paths or [self.settings.corpus], self.store, self.embedder, self.settings,
-                      prune=prune, progress=progress)
+               progress: Progress | None = None, urls: list[str] = (),
+               refuse_private_urls: bool = False) -> IngestReport:
+        """Sync files/folders and URLs (pages or feeds) into the store; no paths and no URLs
+        means the corpus folder. `refuse_private_urls` is for URLs a web visitor typed (see
+        rag.fetch), unless RAG_ALLOW_PRIVATE_URLS allows them."""
+        fetcher = None
+        if urls:
+            from .fetch import Fetcher
+            fetcher = Fetcher(self.settings, refuse_private=refuse_private_urls
+                              and not self.settings.allow_private_urls)
+        if not paths and not urls:
+            paths = [self.settings.corpus]
+        report = sync(list(paths or []), self.store, self.embedder, self.settings, prune=prune,
+                      progress=progress, urls=list(urls), fetcher=fetcher)
         if report.added or report.updated or report.removed or self.retriever.bm25 is None:
             self._changed()
         return report
