@@ -193,6 +193,52 @@ def cmd_watch(args, pipeline) -> int:
     return 0
 
 
+def cmd_feedback(args, pipeline) -> int:
+    """List answer feedback (every user's, or --user's); `export FILE.yaml` writes eval cases."""
+    from .conversations import Conversations, NotFound
+    from .feedback import describe, export_suite
+    store = Conversations.under(pipeline.settings.home)
+    rows = store.feedback(args.user)
+    if args.action is None:
+        _emit(args, rows, lambda rs: "\n".join(map(describe, rs)) or "(no feedback)")
+        return 0
+    if args.action != "export" or not args.file:
+        raise ValueError("feedback: expected `feedback` or `feedback export FILE.yaml`")
+    histories = {}
+    for row in rows:
+        if row["conversation_id"] and row["turn"]:
+            try:
+                turns = store.get(row["user"], row["conversation_id"])["turns"]
+            except NotFound:      # the conversation was deleted since: the case stands alone
+                continue
+            histories[row["id"]] = [t for t in turns if t["turn"] < row["turn"]]
+    out = Path(args.file)
+    tmp = out.with_name(f".{out.name}.part")
+    tmp.write_text(export_suite(rows, histories), encoding="utf-8")
+    tmp.replace(out)
+    up = sum(1 for r in rows if r["rating"] > 0)
+    _emit(args, {"file": str(out), "cases": len(rows), "regression": up,
+                 "review": len(rows) - up},
+          lambda d: f"wrote {d['file']}: {d['regression']} regression case(s), {d['review']} "
+                    "marked for review")
+    return 0
+
+
+def cmd_passwd(args, pipeline) -> int:
+    """Print a users-file line for RAG_AUTH (the password is read from stdin, never an argument)."""
+    import getpass
+    from .users import hash_password
+    if ":" in args.name or not args.name.strip():
+        raise ValueError(f"user name {args.name!r}: must be non-empty, without ':'")
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    password = password.rstrip("\n")
+    if not password:
+        raise ValueError("password: empty")
+    line = f"{args.name}:{hash_password(password)}"
+    _emit(args, {"line": line}, lambda d: d["line"])
+    return 0
+
+
 def cmd_reindex(args, pipeline) -> int:
     """Rebuild every passage vector with the configured model and backend (store not yet opened)."""
     from .ingest import reindex
@@ -257,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", default="15m", help="interval: 30s, 15m, 1h (default 15m)")
     p.add_argument("--prune", action="store_true", help="delete articles whose file is gone")
     p.add_argument("--rounds", type=int, default=None, help="stop after N syncs (default: never)")
+    p = command("feedback", cmd_feedback, "list answer feedback; `feedback export FILE.yaml` "
+                "writes it as eval cases")
+    p.add_argument("action", nargs="?", choices=["export"])
+    p.add_argument("file", nargs="?", help="with export: the YAML file to write")
+    p.add_argument("--user", help="only this user's feedback (default: every user's)")
+    p = command("passwd", cmd_passwd, "print a RAG_AUTH users-file line (password from stdin)")
+    p.add_argument("name")
     command("check", cmd_check, "check the store's invariants")
     command("reindex", cmd_reindex, "re-embed all stored articles with the configured backend")
     p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start")
