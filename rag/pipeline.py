@@ -100,6 +100,12 @@ class Pipeline:
     def article_text(self, article_id: str) -> str | None:
         return self._article_text(article_id)
 
+    def article_hash(self, article_id: str) -> str | None:
+        """The content hash of a stored article (None when it is not stored): a saved citation
+        compares it with the hash it was made from, to tell an edited article."""
+        record = self.store.get_record(article_id, with_text=False)
+        return record.content_hash if record and record.status == "ready" else None
+
     # -- questions -----------------------------------------------------------------------
     @property
     def llm(self):
