@@ -137,7 +137,7 @@ def test_passwd_prints_a_line_the_users_file_accepts(tmp_path, monkeypatch, caps
     import io
     from rag.cli import main
     monkeypatch.setattr("sys.stdin", io.StringIO("hunter2\n"))
-    assert main(["passwd", "dana", "--json"], pipeline=object()) == 0
+    assert main(["passwd", "dana", "--json"]) == 0
     line = json.loads(capsys.readouterr().out)["line"]
     (tmp_path / "users").write_text(line + "\n")
     assert Users.from_setting(str(tmp_path / "users")).check("dana", "hunter2")
@@ -152,8 +152,9 @@ def test_key_facts_of_cited_sentences():
     assert key_facts("it rained all day.") == ["rained"]
 
 
-def test_feedback_list_and_export_to_eval_cases(fake_pipeline, tmp_path, capsys):
+def test_feedback_list_and_export_to_eval_cases(fake_pipeline, tmp_path, capsys, monkeypatch):
     from rag.cli import main
+    monkeypatch.setenv("RAG_HOME", str(fake_pipeline.settings.home))
     fake_pipeline.ingest([SEED])
     store = Conversations.under(fake_pipeline.settings.home)
     settings = answer_settings(fake_pipeline.settings)
@@ -165,15 +166,15 @@ def test_feedback_list_and_export_to_eval_cases(fake_pipeline, tmp_path, capsys)
     store.add_feedback("alice", 1, "", first, settings, cid, 1)
     store.add_feedback("bob", -1, "It quotes Lavrov, not Wang", second, settings)
 
-    assert main(["feedback", "--json"], pipeline=fake_pipeline) == 0
+    assert main(["feedback", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["user"], r["rating"]) for r in rows] == [("alice", 1), ("bob", -1)]
     assert rows[0]["citations"][0]["quote"] and rows[0]["settings"]["top_k"] == 5
-    assert main(["feedback", "--user", "bob"], pipeline=fake_pipeline) == 0
+    assert main(["feedback", "--user", "bob"]) == 0
     assert capsys.readouterr().out.startswith("#2 -1 ")
 
     out = tmp_path / "fb.yaml"
-    assert main(["feedback", "export", str(out)], pipeline=fake_pipeline) == 0
+    assert main(["feedback", "export", str(out)]) == 0
     assert "1 regression case(s), 1 marked for review" in capsys.readouterr().out
     suite = yaml.safe_load(out.read_text(encoding="utf-8"))
     up, down = suite["cases"]
