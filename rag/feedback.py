@@ -20,6 +20,7 @@ import yaml
 from .terms import STOPWORDS, WORD
 
 FACTS_PER_QUOTE = 3
+REGRESSION_THRESHOLDS = {"fact_recall": 1.0, "citation_validity": 1.0, "refusal_accuracy": 1.0}
 CITE_CHARS = 80
 _NUMBER = re.compile(r"\b\d[\d,.]*(?:\s+(?:per\s?cent|percent|million|billion|thousand|"
                      r"hundred|[a-z]+))?", re.I)
@@ -98,8 +99,11 @@ def export_suite(rows: list[dict], histories: dict[int, list[dict]] | None = Non
               "their facts from the article text, then drop `review`).\n"
               "# No corpus: `python -m rag eval --suite FILE.yaml` runs it against the archive "
               "in RAG_HOME.\n")
-    body = yaml.safe_dump({"suite": "feedback", "corpus": [], "cases": cases},
-                          sort_keys=False, allow_unicode=True, width=100)
+    suite: dict = {"suite": "feedback", "corpus": []}
+    if up:   # every regression case must still hold: its facts found, its citations exact
+        suite["thresholds"] = dict(REGRESSION_THRESHOLDS)
+    suite["cases"] = cases
+    body = yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=100)
     return header + body
 
 

@@ -1,6 +1,7 @@
 """Saved conversations, users and feedback: the SQLite store, RAG_AUTH, eval-case export."""
 import json
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -186,3 +187,20 @@ def test_feedback_list_and_export_to_eval_cases(fake_pipeline, tmp_path, capsys,
     assert down["review"] is True and down["note"] == "It quotes Lavrov, not Wang"
     assert down["answer_given"] == second["answer"] and "facts" not in down
     assert export_suite([]).count("cases: []") == 1
+
+    # `python -m rag eval --suite FILE.yaml`: the regression case runs on this archive, the
+    # review case is listed, not run
+    from eval.commands import cmd_eval
+    from eval.runner import runs_on_archive
+    assert runs_on_archive(str(out))
+    args = SimpleNamespace(suite=str(out), report=None, json=True)
+    args.emit = lambda payload, human: print(json.dumps(payload))
+    assert cmd_eval(args, fake_pipeline) == 0
+    [run] = json.loads(capsys.readouterr().out)["suites"]
+    assert run["suite"] == "feedback" and run["review"] == ["feedback-2"]
+    assert run["corpus"]["articles"] == 1 and run["metrics"]["cases"] == 1
+    assert run["metrics"]["fact_recall"] == 1.0 and run["failures"] == []
+    # the archive changes: the regression case now fails and the suite says so
+    fake_pipeline.delete(SEED_ID)
+    assert cmd_eval(args, fake_pipeline) == 1
+    assert any("fact_recall" in f for f in json.loads(capsys.readouterr().out)["failures"])
