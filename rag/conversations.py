@@ -206,6 +206,11 @@ class Conversations:
                  "settings": json.loads(r["settings"])} for r in rows]
 
 
+def quote_line(quote: str) -> str:
+    """A quote on one line, as the export shows it under its citation."""
+    return " ".join(quote.split())
+
+
 def export_markdown(conversation: dict, hash_of: Callable[[str], str | None]) -> str:
     """A conversation as Markdown: each question, its answer and every citation with its quote,
     article title, date, source and link, and whether the article has changed since."""
@@ -219,10 +224,10 @@ def export_markdown(conversation: dict, hash_of: Callable[[str], str | None]) ->
             status = citation_status(c, hash_of)
             flag = {"current": "", "edited": " **(article edited since this answer)**",
                     "deleted": " **(article deleted since this answer)**"}[status]
-            meta = ", ".join(x for x in ((c.get("published") or "undated")[:10],
-                                         c.get("source") or "unknown source") if x)
-            link = f" <{c['url']}>" if c.get("url") else ""
-            quote = " ".join(c["quote"].split())
-            lines.append(f"- [{c['n']}] \"{quote}\" — *{c['title']}* ({meta}){link}{flag}")
+            meta = ", ".join([(c.get("published") or "undated")[:10],
+                              c.get("source") or "unknown source"]
+                             + ([f"<{c['url']}>"] if c.get("url") else []))
+            lines += [f"- [{c['n']}] *{c['title']}* ({meta}){flag}",
+                      f"  > {quote_line(c['quote'])}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -7,8 +7,9 @@ quote the span some citation must still contain. A thumbs-down answer becomes a 
 from the article text (the eval runner skips review cases until then), because what our own
 system answered wrongly cannot say what the right answer is.
 
-Key facts are what a paraphrase would keep: numbers with their unit, names (runs of capitalised
-words; a lone one opening the sentence does not count) and quoted phrases; a sentence with none of them contributes its
+Key facts are what a paraphrase would keep, in this order of preference: quoted phrases, numbers
+with their unit, names of several words, single names (a lone capitalised word opening the
+sentence does not count); a sentence with none of them contributes its
 longest content word.
 """
 from __future__ import annotations
@@ -24,18 +25,19 @@ REGRESSION_THRESHOLDS = {"fact_recall": 1.0, "citation_validity": 1.0, "refusal_
 CITE_CHARS = 80
 _NUMBER = re.compile(r"\b\d[\d,.]*(?:\s+(?:per\s?cent|percent|million|billion|thousand|"
                      r"hundred|[a-z]+))?", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
+_NAME = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:[\s-](?:[A-Z][a-z]+|[A-Z]{2,}))*\b")
+_SENTENCE_START = re.compile(r"(?:^|[.!?][\"”’')\]]*\s+)[\"“‘'(\[]*$")
 _QUOTED = re.compile(r"[\"“]([^\"”]{4,60})[\"”]")
 
 
 def key_facts(sentence: str) -> list[str]:
     """Up to FACTS_PER_QUOTE facts of one cited sentence, in the order they appear."""
     text = " ".join(sentence.split())
-    found: list[tuple[int, str]] = []
-    for pattern in (_QUOTED, _NUMBER, _NAME):
+    found: list[tuple[int, int, str]] = []     # (priority, position, fact)
+    for priority, pattern in enumerate((_QUOTED, _NUMBER, _NAME)):
         for match in pattern.finditer(text):
             value = (match.group(1) if pattern is _QUOTED else match.group(0)).strip(" ,.")
+            rank = priority
             if pattern is _NAME:
                 words = value.split()
                 while words and words[0].lower() in STOPWORDS:     # "The Council" -> "Council"
@@ -45,9 +47,11 @@ def key_facts(sentence: str) -> list[str]:
                                  and _SENTENCE_START.search(text[:match.start()])):
                     continue
                 value = " ".join(words)
-            if value and not any(value in f or f in value for _, f in found):
-                found.append((match.start(), value))
-    facts = [f for _, f in sorted(found)][:FACTS_PER_QUOTE]
+                rank += len(words) == 1             # a lone name says less than a full one
+            if value and not any(value in f or f in value for _, _, f in found):
+                found.append((rank, match.start(), value))
+    kept = sorted(found)[:FACTS_PER_QUOTE]
+    facts = [f for _, _, f in sorted(kept, key=lambda x: x[1])]
     if not facts:
         words = [w for w in WORD.findall(text) if w.lower() not in STOPWORDS]
         facts = [max(words, key=len)] if words else []

@@ -2,7 +2,7 @@
 an answer, a new conversation, resuming the saved one with its citation cards, an edited
 article shown as such, and the Markdown export. Screenshots land in artifacts/screenshots/."""
 from conftest import SEED
-from rag.conversations import Conversations
+from rag.conversations import Conversations, quote_line
 from test_browser import ask, browser, card_for, page, served, shot  # noqa: F401  (fixtures)
 
 LAVROV = "What did Lavrov say about THAAD?"
@@ -55,7 +55,7 @@ def test_feedback_resume_and_export(page, served, tmp_path):
                            ".includes('## Q1')")
     md = page.input_value("#conv-export textarea")
     assert md.startswith(f"# {LAVROV}") and f"## Q1: {LAVROV}" in md
-    assert f"\"{' '.join(quote.split())}\"" in md and "2016-04-30" in md
+    assert f"  > {quote_line(quote)}" in md and "2016-04-30" in md
     assert "(article edited since this answer)" in md
     assert page.locator("#conv-file a").count() >= 1, "a download link for the .md file"
     shot(page, "22-conversation-exported.png")

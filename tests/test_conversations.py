@@ -8,7 +8,7 @@ import yaml
 
 from conftest import SEED
 from rag.conversations import (SCHEMA_VERSION, Conversations, NotFound, answer_settings, cited,
-                               citation_status, export_markdown)
+                               citation_status, export_markdown, quote_line)
 from rag.feedback import export_suite, key_facts
 from rag.users import Users, hash_password
 
@@ -99,7 +99,7 @@ def test_export_marks_edited_and_deleted_articles_never_repointing(fake_pipeline
     assert citation_status(cite, hash_of(fake_pipeline)) == "current"
     md = export_markdown(conv, hash_of(fake_pipeline))
     assert md.startswith(f"# {LAVROV}\n") and f"## Q1: {LAVROV}" in md
-    assert f"\"{' '.join(cite['quote'].split())}\"" in md
+    assert f"  > {quote_line(cite['quote'])}" in md
     assert cite["title"] in md and cite["published"][:10] in md and "since" not in md
 
     edited = tmp_path / "000_066ea528e0fa7fc5.txt"
