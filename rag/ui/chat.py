@@ -128,7 +128,7 @@ def tab(pipeline) -> dict:
                 send = gr.Button("Ask", variant="primary", elem_id="ask")
                 clear = gr.Button("Clear chat", elem_id="clear")
             with gr.Row():
-                note = gr.Textbox(label="Note sent with your 👍/👎 on an answer (optional)",
+                note = gr.Textbox(label="Note sent with your thumbs up / down on an answer (optional)",
                                   elem_id="feedback-note", scale=3)
                 feedback_msg = gr.Markdown(elem_id="feedback-msg")
             examples = gr.Examples(examples_now(pipeline), inputs=box, label="Try")

@@ -171,7 +171,7 @@ def on_like(pipeline, history, conversation, note, evt: gr.LikeData, request: gr
                       note)
     except (NotFound, ValueError) as exc:
         return str(exc), note
-    return f"Thank you: {'👍' if evt.liked else '👎'} recorded for answer {turn}.", ""
+    return f"Thank you: thumbs {'up' if evt.liked else 'down'} recorded for answer {turn}.", ""
 
 
 # ---------------------------------------------------------------- API (JSON)
