@@ -8,10 +8,15 @@ from test_browser import ask, browser, card_for, page, served, shot  # noqa: F40
 LAVROV = "What did Lavrov say about THAAD?"
 
 
+IN_VIEW = ("() => { const r = document.querySelector('#conv-new').getBoundingClientRect();"
+           " return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; }")
+
+
 def open_sidebar(page):
-    if not page.is_visible("#conv-new"):
+    """The sidebar starts closed (slid out of view); its toggle slides it in."""
+    if not page.evaluate(IN_VIEW):
         page.click("button[aria-label='Toggle Sidebar']")
-    page.wait_for_selector("#conv-new", state="visible")
+    page.wait_for_function(IN_VIEW)
 
 
 def test_feedback_resume_and_export(page, served, tmp_path):
