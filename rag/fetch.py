@@ -54,7 +54,7 @@ def _address_refused(ip: str) -> str | None:
                         ("reserved", addr.is_reserved), ("unspecified", addr.is_unspecified)):
         if flag:
             return label
-    return None
+    return None if addr.is_global else "non-public"     # e.g. carrier-grade NAT, 100.64/10
 
 
 class Fetcher:
@@ -98,10 +98,10 @@ class Fetcher:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             raise FetchError(f"{original}: bad port in {url}") from None
-        ip = self._vetted_address(host, port, original)
+        ips = self._vetted_addresses(host, port, original)
         remaining = max(0.1, deadline - time.monotonic())
         conn_class = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-        conn = conn_class(host, port, ip, timeout=min(self.timeout, remaining))
+        conn = conn_class(host, port, ips, timeout=min(self.timeout, remaining))
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request("GET", path, headers={"User-Agent": USER_AGENT,
@@ -113,19 +113,19 @@ class Fetcher:
             raise FetchError(f"{original}: cannot connect to {host} ({_reason(exc)})") from None
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response, conn
 
-    def _vetted_address(self, host: str, port: int, original: str) -> str:
+    def _vetted_addresses(self, host: str, port: int, original: str) -> list[str]:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise FetchError(f"{original}: cannot resolve {host} ({_reason(exc)})") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
         if self.refuse_private:
             for ip in addresses:
                 refused = _address_refused(ip)
                 if refused:
                     raise FetchError(f"{original}: refused, {host} is a {refused} address "
                                      f"({ip}); set RAG_ALLOW_PRIVATE_URLS=true to allow it")
-        return addresses[0]
+        return addresses
 
     def _read(self, original: str, final: str, headers: dict, response, deadline) -> Fetched:
         mime, _, params = headers.get("content-type", "").partition(";")
@@ -161,24 +161,35 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    """Connects to the checked address `ip`, while the Host header still names the host."""
+def _connect_any(ips: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of the checked addresses that answers."""
+    error: OSError | None = None
+    for ip in ips:
+        try:
+            return socket.create_connection((ip, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address")
 
-    def __init__(self, host, port, ip, **kwargs):
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects only to the checked addresses `ips`, while the Host header names the host."""
+
+    def __init__(self, host, port, ips, **kwargs):
         super().__init__(host, port, **kwargs)
-        self._ip = ip
+        self._ips = ips
 
     def connect(self):
-        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = _connect_any(self._ips, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
     """As `_PinnedHTTP`, with TLS verified against the host name (SNI and certificate)."""
 
-    def __init__(self, host, port, ip, **kwargs):
+    def __init__(self, host, port, ips, **kwargs):
         super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
-        self._ip = ip
+        self._ips = ips
 
     def connect(self):
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
+        sock = _connect_any(self._ips, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)

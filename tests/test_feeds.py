@@ -98,7 +98,8 @@ def test_ui_fetches_refuse_loopback_unless_allowed(fake_pipeline, site):
 
 @pytest.mark.parametrize("ip,kind", [("10.1.2.3", "private"), ("192.168.0.9", "private"),
                                      ("169.254.169.254", "link-local"), ("::1", "loopback"),
-                                     ("::ffff:127.0.0.1", "loopback"), ("fe80::1", "link-local")])
+                                     ("::ffff:127.0.0.1", "loopback"), ("fe80::1", "link-local"),
+                                     ("100.64.0.7", "non-public")])
 def test_guard_names_every_internal_address_kind(monkeypatch, ip, kind):
     import socket
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(None, None, None, "", (ip, 80))])
@@ -194,3 +195,30 @@ def test_feed_articles_answer_with_real_model(real_pipeline, site):
     assert c.url == site.url(site.links[2]) and c.source == "The Coastal Courier"
     assert c.published.startswith("2024-05-01T10:00")
     assert real_pipeline.article_text(c.article_id)[c.start:c.end] == c.quote
+
+
+def test_https_is_verified_against_the_host_name(tmp_path):
+    """A loopback HTTPS server with a self-signed certificate: the pinned connection speaks TLS
+    with the URL's host name and refuses the untrusted certificate with a clear error."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        with pytest.raises(FetchError, match="certificate verify failed"):
+            Fetcher(Settings(fetch_timeout=5), refuse_private=False).fetch(
+                f"https://localhost:{server.server_address[1]}/")
+    finally:
+        server.server_close()
