@@ -1,5 +1,8 @@
 """Sync a set of articles into the store: add / update / unchanged / remove, keyed by content hash.
 
+Articles come from files and folders, and from URLs (pages and feeds, fetched by rag.feeds in
+the reader thread): a fetched article is synced exactly like a file's.
+
 Unchanged articles cost a hash comparison and write nothing. Changed ones stream through with
 bounded memory: a reader thread loads one file at a time, cleans and chunks its changed articles
 into groups of about GROUP_PASSAGES passages and stays at most QUEUE_GROUPS groups ahead, while

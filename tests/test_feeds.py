@@ -222,3 +222,17 @@ def test_https_is_verified_against_the_host_name(tmp_path):
                 f"https://localhost:{server.server_address[1]}/")
     finally:
         server.server_close()
+
+
+def test_watch_command_prints_json_lines(fake_pipeline, site, capsys):
+    from rag.cli import main
+    feed = site.url("/feed.xml")
+    assert main(["watch", feed, "--every", "1s", "--rounds", "2", "--json"],
+                pipeline=fake_pipeline) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(events) == 20, "round 2 found nothing changed and printed nothing"
+    assert {e["change"] for e in events} == {"added"}
+    assert all(e["path"].startswith(site.base) and e["time"] for e in events)
+    assert "watch: syncing" in captured.err
+    assert main(["watch", feed, "--every", "soon"], pipeline=fake_pipeline) == 2
