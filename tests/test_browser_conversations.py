@@ -4,6 +4,7 @@ article shown as such, and the Markdown export. Screenshots land in artifacts/sc
 from conftest import SEED
 from rag.conversations import Conversations, quote_line
 from test_browser import ask, browser, card_for, page, served, shot  # noqa: F401  (fixtures)
+from test_browser import pytestmark  # noqa: F401  (browser + slow, skipped without chromium)
 
 LAVROV = "What did Lavrov say about THAAD?"
 
