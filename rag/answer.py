@@ -24,8 +24,9 @@ import numpy as np
 from . import policy
 from .citations import citation_of
 from .compare import derived_line, pick_sides
-from .questions import (GENERIC_VERBS, answer_type, asks_for_fact, comparison_of, focus_terms, holds_detail,
-                        indirect, is_hedged, question_names, question_parts, retrieval_query)
+from .questions import (GENERIC_VERBS, answer_type, asks_for_fact, comparison_of, focus_terms,
+                        holds_detail, indirect, is_hedged, question_names, question_parts,
+                        retrieval_query)
 from .speakers import OPEN_QUOTES, SPEAKER_QUESTION, speaker_of, speaks_in  # noqa: F401 (re-export)
 from .store import PassageHit
 from .terms import STOPWORDS, WORD, content_terms, stem
@@ -291,7 +292,8 @@ def compose(question: str, answers: list[PartAnswer]) -> Answer:
             earlier = [n for n in (numbers.get((u.hit.passage.article_id, u.start, u.end))
                                    for u in part.units) if n]
             if earlier:
-                texts.append(f"({indirect(part.question)}: see {''.join(f'[{n}]' for n in earlier)})")
+                marks = "".join(f"[{n}]" for n in earlier)
+                texts.append(f"({indirect(part.question)}: see {marks})")
         if part.comparison:
             (u0, q0), (u1, q1) = part.comparison
             line = derived_line(q0, cite(u0), q1, cite(u1))

@@ -162,7 +162,9 @@ def cmd_timeline(args, pipeline) -> int:
                          f"{e['title']} [{e['article_id']} {e['start']}-{e['end']}]{also}\n"
                          f"    {e['sentence']}")
         lines += [f"{c['period']}  {c['source']}: {c['articles']}" for c in d["coverage"]]
-        return "\n".join(lines) if len(lines) > 1 else f"nothing in the archive about {d['topic']!r}"
+        if len(lines) == 1:
+            return f"nothing in the archive about {d['topic']!r}"
+        return "\n".join(lines)
     _emit(args, timeline.to_dict(), human)
     return 0
 

@@ -67,7 +67,8 @@ def _side_score(text: str, q: Quantity, own: set[str], other: set[str], context:
     words = set(content_terms(text))
     if not own & words:
         return 0.0
-    cover = len(own & words) / len(own) + 0.3 * (len(context & words) / len(context) if context else 0)
+    cover = len(own & words) / len(own)
+    cover += 0.3 * len(context & words) / len(context) if context else 0.0
 
     def distance(terms):
         spots = _positions(text, terms)

@@ -61,7 +61,8 @@ def standalone_question(question: str, history: list[Turn]) -> str:
         # "What did he say about X?": he/she is the previous question's speaker.
         previous_speaker = SPEAKER_QUESTION.search(previous)
         if previous_speaker:
-            return question[:said_by.start("name")] + previous_speaker.group("name") + question[said_by.end("name"):]
+            return (question[:said_by.start("name")] + previous_speaker.group("name")
+                    + question[said_by.end("name"):])
     if speaker and not _ABOUT.search(question):
         topic = topic_of(previous)
         if topic:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np

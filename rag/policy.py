@@ -38,7 +38,8 @@ def grounding(cosine: float, sentence_coverage: float) -> float:
 
 
 def refusal_reason(absent: list[str], best_support: float, refuse_below: float) -> str | None:
-    """The gate both modes pass before answering: a name the archive lacks, or too little support."""
+    """The gate both modes pass before answering: a name the archive lacks, or too little
+    support. (The answerer adds the detail test: rag.answer.gate.)"""
     if absent:
         return MISSING_ENTITY
     if best_support < refuse_below:
@@ -60,7 +61,8 @@ def refusal_text(reason: str, *, absent: list[str] = (), asked: str = "") -> str
 
 def part_refusal_text(asked: str, reason: str, absent: list[str] = ()) -> str:
     """How the refusal of one part of a multi-part question reads."""
-    extra = f" (nothing mentions {', '.join(absent)})" if reason == MISSING_ENTITY and absent else ""
+    extra = (f" (nothing mentions {', '.join(absent)})"
+             if reason == MISSING_ENTITY and absent else "")
     return f"The archive does not say {asked}{extra}."
 
 
@@ -69,7 +71,8 @@ def fallback_notice(failure: Exception, *, unusable: bool, what: str = "answer")
     `unusable` when it replied with nothing we could verify, else it was down or too slow."""
     if unusable:
         reply = "reply" if what == "answer" else what
-        why = f"The language model's {reply} could not be verified against the archive ({failure})"
+        why = (f"The language model's {reply} could not be verified against the archive "
+               f"({failure})")
     else:
         why = f"The language model is unavailable ({failure})"
     return f"{why}; this is an extractive {what} quoted from the archive."

@@ -96,9 +96,9 @@ _ASKS_FACT = re.compile(r"\b(?:did|was|were|has been|have been|had been)\b.*\b(?
                         r"was|were)\b", re.I)
 
 
-_STORY = re.compile(r"^\s*how (?:did|has|have) (?:the )?(?P<topic>.+?)(?: (?:story|saga|case|affair|"
-                    r"row|battle|trial|dispute))? (?:develop|unfold|evolve|progress)(?:ed)?\b",
-                    re.I)
+_STORY = re.compile(r"^\s*how (?:did|has|have) (?:the )?(?P<topic>.+?)"
+                    r"(?: (?:story|saga|case|affair|row|battle|trial|dispute))? "
+                    r"(?:develop|unfold|evolve|progress)(?:ed)?\b", re.I)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_WORD = re.compile(r"(\S+)\s*$")
-_NEXT_WORD = re.compile(r"\s*([\"'\u201c\u2018(\[]|``\s)?(\S+)")
 _WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
 
 

@@ -41,7 +41,8 @@ def _answer(question, *ids, **kw):
 # -- what a question asks ----------------------------------------------------------------------
 def test_question_parts_answer_types_and_focus():
     q = "Who made the new offer for the club, and how did the board respond?"
-    assert question_parts(q) == ["Who made the new offer for the club?", "How did the board respond?"]
+    assert question_parts(q) == ["Who made the new offer for the club?",
+                                 "How did the board respond?"]
     assert "offer" in retrieval_query("How did the board respond?", question_parts(q))
     assert question_parts("What did Kapranos say about musicians and politicians?") == \
         ["What did Kapranos say about musicians and politicians?"]
@@ -56,7 +57,8 @@ def test_question_parts_answer_types_and_focus():
 
 
 def test_comparisons_hedges_and_quantities():
-    c = comparison_of("Which offer was bigger, Qwest's rejected offer or Verizon's accepted buyout?")
+    c = comparison_of("Which offer was bigger, Qwest's rejected offer or Verizon's accepted "
+                      "buyout?")
     assert c.sides == ("Qwest's rejected offer", "Verizon's accepted buyout")
     assert comparison_of("Did Baikal pay more or less for Yugansk than the taxes Yukos owes?")
     assert comparison_of("Who made the offer?") is None
