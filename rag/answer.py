@@ -216,8 +216,10 @@ def answer_part(part: str, query: str, hits: list[PassageHit], article_text_of, 
         order = closer[:1] + speaking
     elif verdict.asks_detail:
         order = [i for i in order if detail[i]]
-    base = verdict.base
-    chosen = [i for i in order[:max_units] if base[i] >= 0.7 * base[order[0]]]
+    # Close enough to the best: by relevance alone, or, holding the detail, with its bonus.
+    base, top = verdict.base, order[0]
+    chosen = [i for i in order[:max_units] if base[i] >= 0.7 * base[top]
+              or (detail[i] and relevance[i] >= 0.7 * relevance[top])]
     hedged = asks_for_fact(part) and is_hedged(units[chosen[0]].text)
     if hedged:   # what the archive says may happen, never as what did happen
         chosen = [i for i in chosen if is_hedged(units[i].text)]
