@@ -5,8 +5,11 @@ Backends, both through llama-index's LLM integrations, built by `make_llm(settin
   RAG_LLM_URL (".../v1"), RAG_LLM_MODEL, RAG_LLM_API_KEY;
 - RAG_LLM=ollama: RAG_LLM_MODEL, RAG_LLM_URL (default http://127.0.0.1:11434).
 
-The flow of `generate_answer`: refuse early when retrieval found nothing relevant (the same test
-as the extractive answerer) -> prompt with the passages quoted as data inside <passages> ...
+The flow of `generate_answer`, per part of the question (rag.questions: "Who ..., and how
+...?" is two parts, each retrieved for, written and verified on its own, citations numbered
+across parts): refuse early through the extractive answerer's gate (rag.answer.gate: a missing
+name, too little support, no sentence with the asked-for detail) -> prompt with the passages
+quoted as data inside <passages> ...
 </passages> -> stream tokens to `on_token` -> split the reply into sentences, drop out-of-range
 [n], score each sentence against what it cites (rag.verify) and mark the unsupported ones ->
 renumber the citations so each [n] is an exact span of an article. A reply citing nothing at
