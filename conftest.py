@@ -53,8 +53,8 @@ def fake_pipeline(settings):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embedding import Embedder
-    return Embedder(Settings()).load()
+    from rag.embedding import TorchEmbedder
+    return TorchEmbedder(Settings()).load()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from .config import Settings, apply_offline_env
+from .errors import InputError, RagError
 
 
 def _emit(args, payload, human) -> None:
@@ -88,7 +89,7 @@ def _read_history(path: str | None):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"--history {path}: {exc}") from None
+        raise InputError(f"--history {path}: {exc}") from None
 
 
 def cmd_ask(args, pipeline) -> int:
@@ -133,7 +134,7 @@ def cmd_summarize(args, pipeline) -> int:
         for article_id in args.each:
             try:
                 row = {"id": article_id, **pipeline.summarize([article_id], args.sentences).to_dict()}
-            except ValueError as exc:
+            except InputError as exc:
                 row, status = {"id": article_id, "error": str(exc)}, 1
             if args.json:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -241,21 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, pipeline=None) -> int:
-    """Run one command; tests may pass a ready `pipeline` to reuse a loaded model."""
+    """Run one command; tests may pass a ready `pipeline` to reuse a loaded model.
+
+    The library's own errors (rag.errors) become a message and their exit code: 2 for bad input
+    or a store/model that cannot be used, 1 for an unknown id. Anything else is a bug and keeps
+    its traceback."""
     apply_offline_env()
     args = build_parser().parse_args(argv)
-    from .embedding import ModelIntegrityError
-    from .pipeline import InputError, Pipeline
-    from .store import StoreMismatchError
+    from .pipeline import Pipeline
     try:
         if pipeline is None and args.func is not cmd_bench:
             pipeline = Pipeline(Settings.from_env())
             if args.func is not cmd_reindex:   # reindex opens a store of another signature
                 pipeline.open()
         return args.func(args, pipeline)
-    except (InputError, ValueError, ModelIntegrityError, StoreMismatchError) as exc:
+    except RagError as exc:
         if args.json:
             json.dump({"error": str(exc)}, sys.stdout)
             sys.stdout.write("\n")
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code

@@ -5,11 +5,14 @@ No other module reads environment variables. `Settings.from_env()` is the only p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-# Offline switches. They are set by `apply_offline_env()`, which every entry point calls before
-# importing huggingface/transformers/gradio/chromadb, so no library ever tries the network.
+from .errors import InputError
+
+# Offline switches. They are set by `apply_offline_env()`, which each entry point (the CLI's and
+# the app's main, the test session) calls once at process start, before huggingface, transformers,
+# gradio or chromadb are imported, so no library ever tries the network.
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -54,7 +57,6 @@ class Settings:
     port: int = 7860                         # RAG_PORT
     auth: str | None = None                  # RAG_AUTH=user:password
     max_upload_mb: int = 20                  # RAG_MAX_UPLOAD_MB
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def chroma_dir(self) -> Path:
@@ -65,8 +67,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("RAG_" + f.name.upper())
             if raw is None or raw == "":
                 continue
@@ -88,5 +88,5 @@ def _coerce(name: str, type_name: str, raw: str):
         if t.startswith("float"):
             return float(raw)
     except ValueError as exc:
-        raise ValueError(f"RAG_{name.upper()}={raw!r}: {exc}") from None
+        raise InputError(f"RAG_{name.upper()}={raw!r}: {exc}") from None
     return raw
