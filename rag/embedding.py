@@ -13,7 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from .config import Settings
 from .errors import InputError, ModelIntegrityError
@@ -28,7 +28,6 @@ QUERY_CACHE_SIZE = 256  # one ask embeds its question twice (retrieval, then ans
 SENTENCE_CACHE_SIZE = 2048  # ~15 sentences per question: the last ~100 questions' sentences
 
 
-@runtime_checkable
 class Embedder(Protocol):
     """What the library needs from an embedder. `name` and `backend` are recorded in the store
     (vectors of different models or backends never mix); vectors are L2-normalised."""

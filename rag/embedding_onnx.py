@@ -32,9 +32,9 @@ BACKEND = "onnx-int8"
 ONNX_OPSET = 17
 EXPORT_RECIPE = 2              # bump when the export or quantization below changes
 EXPORT_MIN_COSINE = 0.9999     # the fp32 graph must reproduce torch before it is quantized
-# Kept in float: the feed-forward output projections of the first layers. Measured on CNN/DM
-# passages, int8 there costs the most agreement (min cosine to torch 0.985 -> 0.993 without it)
-# for a sixth of the multiply-adds.
+# Kept in float: the feed-forward output projections of the first layers, where int8 costs the
+# most agreement with torch on news passages for a sixth of the multiply-adds
+# (eval/reports/int8.md).
 FLOAT_LAYERS = re.compile(r"/layer\.([012])/output/dense/MatMul$")
 INT8_FILE = "model.int8.onnx"
 RECORD_FILE = "export.json"
@@ -67,7 +67,7 @@ def export_int8(model_dir: Path, dest: Path) -> Path:
     _pooling_check(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     # Eager attention traces to the MatMul/Softmax pattern the optimizer fuses into one
-    # Attention op (the SDPA trace is not recognised): ~1.4x faster after quantization.
+    # Attention op (the SDPA trace is not recognised), much faster after quantization.
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     inputs = model_inputs(list(tokenizer.model_input_names) + ["attention_mask"])
 

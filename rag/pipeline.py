@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .answer import Answer, build_answer
 from .config import Settings
-from .embedding import SentenceEncoder, make_embedder
+from .embedding import Embedder, SentenceEncoder, make_embedder
 from .errors import InputError
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
@@ -36,7 +36,7 @@ def clean_question(question: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, embedder=None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = Store(settings, self.embedder.name, self.embedder.backend)

@@ -234,12 +234,11 @@ class HybridRetriever:
 
     def fuse(self, dense: list[PassageHit], sparse: list[PassageHit],
              dense_weight: float | None = None) -> list[tuple[str, float]]:
-        """Relative-score fusion: dense gets `settings.dense_weight` (0.2), BM25 the rest.
+        """Relative-score fusion: dense gets `settings.dense_weight`, BM25 the rest.
 
-        With rank fusion (RRF, k=60) the hybrid lost clearly to BM25 on news known-item search,
-        as MiniLM is the weaker retriever there and RRF gives it an equal vote. The weight was
-        chosen on a tuning sample of 2,000 CNN/DM highlight queries disjoint from the
-        benchmark's (best 0.2-0.25).
+        Not rank fusion: on news known-item search MiniLM is the weaker retriever, and RRF gives
+        it an equal vote. The weight is tuned on queries disjoint from the benchmark's; the
+        figures are in eval/reports/retrieval.md.
         """
         weight = self.settings.dense_weight if dense_weight is None else dense_weight
         return relative_score_fusion([[(h.passage.id, h.score) for h in dense],
@@ -251,17 +250,14 @@ class HybridRetriever:
                        weight: float | None = None) -> list[tuple[str, float]]:
         """Re-score the first `settings.rerank_k` fused passages by their best sentence.
 
-        A passage vector blurs ~8 sentences into one. A question about one statement is often
-        closer to a follow-up story that paraphrases it than to the story that has it: fusion
-        alone lost to BM25 on BBC (MRR@10 0.9701 vs 0.9718), all of it at hit@1. So each
-        head passage's sentence sharing the most content words with the question is encoded
-        (one batch of `rerank_k` short sentences, which the answerer reuses), and its cosine
-        to the question, min-max normalised over the head, gets weight
-        `settings.sentence_weight` (0.3) against the fused score. Only the head is reordered;
-        the tail keeps its place. Tuned on 2,000-query samples disjoint from the benchmark's
-        (eval/reports/retrieval.md): a head of 5 at 0.3 gains as much over BM25 as a head of 10
-        at 0.4 (smaller gain +0.0068 vs +0.0067 MRR@10), for half the encoding; CNN/DM falls
-        below BM25 from 0.7.
+        A passage vector blurs several sentences into one, so a question about one statement can
+        be closer to a follow-up story that paraphrases it than to the story that has it. Each
+        head passage's sentence sharing the most content words with the question is encoded (one
+        batch of `rerank_k` short sentences, which the answerer reuses), and its cosine to the
+        question, min-max normalised over the head, gets weight `settings.sentence_weight`
+        against the fused score. Only the head is reordered; the tail keeps its place. Head
+        size and weight are tuned on queries disjoint from the benchmark's (figures and the
+        trade-off against encoding time: eval/reports/retrieval.md).
         """
         weight = self.settings.sentence_weight if weight is None else weight
         head = fused[:self.settings.rerank_k]

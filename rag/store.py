@@ -245,8 +245,8 @@ class Store:
         return self.passages.count()
 
     def article_count(self, status: str = "ready") -> int:
-        """Manifest records with `status`. Asks for ids only: fetching metadata to count them
-        cost an ingest of 25k passages 75 MB of peak memory, growing with the store."""
+        """Manifest records with `status`. Asks for ids only: fetching every record's metadata
+        to count them makes an ingest's peak memory grow with the store."""
         return len(self.articles.get(where={"status": status}, include=[])["ids"])
 
     def iter_passages(self, where: dict | None = None) -> Iterator[PassageHit]:

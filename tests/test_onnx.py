@@ -44,9 +44,11 @@ def test_factory_picks_the_backend_named_in_settings():
 
 def test_both_backends_and_the_fake_satisfy_the_embedder_protocol():
     from rag.embedding import LocalModelEmbedder
-    for embedder in (TorchEmbedder(Settings()), OnnxInt8Embedder(Settings()), FakeEmbedder()):
-        assert isinstance(embedder, Embedder), type(embedder).__name__
-    assert not isinstance(object(), Embedder)
+    members = {name for name in vars(Embedder) if not name.startswith("_")}
+    assert members == {"name", "backend", "dim", "load", "count_tokens", "token_offsets",
+                       "embed_texts", "embed_query"}
+    for cls in (TorchEmbedder, OnnxInt8Embedder, FakeEmbedder):   # classes: no model loads
+        assert all(hasattr(cls, m) for m in members), cls.__name__
     # The shared parts live once, in the base: neither backend redefines them.
     for shared in ("name", "load", "count_tokens", "token_offsets", "embed_texts"):
         assert shared in vars(LocalModelEmbedder)
@@ -157,7 +159,7 @@ def test_int8_vectors_agree_with_torch(onnx_embedder, real_embedder):
     assert int8_vectors.shape == torch_vectors.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-4)
     cosines = np.sum(int8_vectors * torch_vectors, axis=1)
-    assert cosines[:-2].min() >= 0.985, cosines.min()       # the passages: the target
+    assert cosines[:-2].min() >= 0.985, cosines.min()       # the passages: the accuracy limit
     assert cosines[-2:].min() >= 0.97, cosines[-2:]         # very short texts lose a bit more
     query = np.asarray(onnx_embedder.embed_query(texts[-1]))   # a batch of one
     assert float(query @ torch_vectors[-1]) >= 0.97
