@@ -17,6 +17,16 @@ DATA = Path(os.environ.get("RAG_DATA", ROOT.parent / "shared" / "data"))
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+SERVER_FIXTURES = {"serve_pipeline", "served", "served_seed"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that serves the UI is an integration test: `make check` leaves it out."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 class NetworkBlocked(RuntimeError):
     pass
 

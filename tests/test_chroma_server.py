@@ -17,6 +17,7 @@ from rag.retrieve import Filters
 from rag.store import consistency_problems
 
 CHROMA = Path(sys.executable).parent / "chroma"
+pytestmark = pytest.mark.integration
 START_TIMEOUT_S = 60
 
 

@@ -52,6 +52,7 @@ def test_store_of_another_schema_version_is_refused_naming_reindex(settings):
     assert "python -m rag reindex" in str(err.value)
 
 
+@pytest.mark.integration
 def test_cli_reports_the_mismatch_as_a_clear_error(settings):
     built_store(settings)                 # fake model; the CLI uses the packaged MiniLM
     for command in (["ask", LAVROV], ["articles"], ["ingest", str(SEED)]):
