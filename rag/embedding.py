@@ -20,7 +20,6 @@ from .errors import InputError, ModelIntegrityError
 
 # sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2, revision 1110a243.
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 truncates everything after 256 word pieces
 
 
 BACKENDS = ("torch", "onnx-int8")

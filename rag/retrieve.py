@@ -143,9 +143,6 @@ class Bm25Index:
         hits = list(store.iter_passages())
         return cls(hits, [date_key(h.published) for h in hits], revision)
 
-    def __len__(self) -> int:
-        return len(self.hits)
-
     def search(self, question: str, k: int, filters: Filters) -> list[PassageHit]:
         import bm25s
 
