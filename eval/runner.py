@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from rag.citations import parse_citation_numbers
+from rag.errors import InputError
 
 from .common import CASES_DIR, ROOT, THRESHOLDS, article_ranking
 K_CURVE = (1, 2, 3, 5, 10)
@@ -107,11 +108,11 @@ def load_suite(name_or_path: str) -> Suite:
     if not path.suffix:
         path = CASES_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ValueError(f"--suite {name_or_path}: no such suite (have: {', '.join(suite_names())})")
+        raise InputError(f"suite {name_or_path!r}: no such suite (have: {', '.join(suite_names())})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from None
+        raise InputError(f"{path}: invalid YAML: {exc}") from None
     cases, review = [], []
     for i, c in enumerate(raw.get("cases") or []):
         if isinstance(c, dict) and c.get("review"):   # e.g. from thumbs-down feedback
@@ -126,14 +127,14 @@ def load_suite(name_or_path: str) -> Suite:
                               derived=bool(c.get("derived", False)),
                               hedge_ok=bool(c.get("hedge_ok", False))))
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: case {i}: missing or bad field {exc}") from None
+            raise InputError(f"{path}: case {i}: missing or bad field {exc}") from None
     summaries = []
     for i, c in enumerate(raw.get("summaries") or []):
         try:
             summaries.append(SummaryCase(c["id"], tuple(c["articles"]), c.get("sentences"),
                                          c.get("reference_field")))
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: summary case {i}: missing or bad field {exc}") from None
+            raise InputError(f"{path}: summary case {i}: missing or bad field {exc}") from None
     timelines = []
     for i, c in enumerate(raw.get("timelines") or []):
         try:
@@ -141,10 +142,10 @@ def load_suite(name_or_path: str) -> Suite:
                                           int(c.get("min_dated", len(c["expect_dated"]))),
                                           tuple(tuple(g) for g in c.get("grouped") or ())))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: timeline case {i}: missing or bad field {exc}") from None
+            raise InputError(f"{path}: timeline case {i}: missing or bad field {exc}") from None
     own = raw.get("thresholds") or {}
     if not isinstance(own, dict):
-        raise ValueError(f"{path}: thresholds: expected metric: minimum pairs")
+        raise InputError(f"{path}: thresholds: expected metric: minimum pairs")
     return Suite(raw.get("suite", path.stem), tuple(raw.get("corpus") or ()), tuple(cases),
                  tuple(summaries), own, tuple(review), tuple(timelines))
 
@@ -158,7 +159,7 @@ def corpus_paths(suite: Suite, data_dir: Path, workdir: Path) -> list[Path]:
             continue
         source = data_dir / item["dataset"]
         if not source.is_file():
-            raise ValueError(f"suite {suite.name}: dataset {source} not found (set RAG_DATA)")
+            raise InputError(f"suite {suite.name}: dataset {source} not found (set RAG_DATA)")
         include = set(item.get("include") or ())
         every = int(item.get("sample_every", 1))
         # Dates and source labels given by the suite (BBC records have none), applied to the

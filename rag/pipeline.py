@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .answer import Answer, answer_question
 from .config import Settings
-from .embedding import SentenceEncoder, make_embedder
+from .embedding import Embedder, SentenceEncoder, make_embedder
+from .errors import InputError
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
 from .policy import fallback_notice
@@ -23,10 +24,6 @@ from .timeline import timeline_answer
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class InputError(ValueError):
-    """Bad user input, reported as a clear message (never a stack trace)."""
 
 
 def clean_question(question: str) -> str:
@@ -42,7 +39,7 @@ def clean_question(question: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, embedder=None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = Store(settings, self.embedder.name, self.embedder.backend)
@@ -115,7 +112,10 @@ class Pipeline:
         """The configured generative backend, or None for extractive answers (the default)."""
         if self._llm is None and self.settings.llm:
             from .generate import make_llm
-            self._llm = make_llm(self.settings)
+            try:
+                self._llm = make_llm(self.settings)
+            except ValueError as exc:        # make_llm's errors name the RAG_LLM* setting
+                raise InputError(str(exc)) from None
         return self._llm
 
     def ask(self, question: str, *, k: int | None = None, filters: Filters = Filters(),
@@ -125,7 +125,10 @@ class Pipeline:
         `on_token(text)` receives generated tokens as they stream (generative mode only).
         """
         question = clean_question(question)
-        turns = parse_history(history)
+        try:
+            turns = parse_history(history)
+        except ValueError as exc:            # parse_history's errors name the bad turn
+            raise InputError(str(exc)) from None
         standalone = standalone_question(question, turns)
         topic = story_topic(standalone)
         if topic:        # "How did the X story develop?" is answered by X's timeline

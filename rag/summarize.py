@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 
 from .citations import Citation
+from .errors import InputError, NotFound
 from .policy import fallback_notice
 from .sentences import sentence_spans
 from .summarize_extractive import CNNDM_PARAMS, rank_sentences
@@ -108,15 +109,15 @@ class Summarizer:
     # -- entry points -----------------------------------------------------------------------
     def summarize(self, ids: list[str], sentences: int | None = None) -> Summary:
         if not ids:
-            raise ValueError("summarize: give at least one article id (or --query TOPIC)")
+            raise InputError("summarize: give at least one article id (or a topic)")
         n = DEFAULT_SENTENCES if sentences is None else sentences
         if not 1 <= n <= MAX_SENTENCES:
-            raise ValueError(f"--sentences {n}: expected 1..{MAX_SENTENCES}")
+            raise InputError(f"sentences={n}: expected 1..{MAX_SENTENCES}")
         records = []
         for article_id in dict.fromkeys(ids):
             record = self.pipeline.article(article_id)
             if record is None:
-                raise ValueError(f"no article with id {article_id!r}")
+                raise NotFound(f"no article with id {article_id!r}")
             records.append(record)
         if self.pipeline.llm is not None:
             return self._generative(records, n)
@@ -138,7 +139,7 @@ class Summarizer:
         from .retrieve import Filters
         n = DEFAULT_SENTENCES if sentences is None else sentences
         if not 1 <= n <= MAX_SENTENCES:
-            raise ValueError(f"--sentences {n}: expected 1..{MAX_SENTENCES}")
+            raise InputError(f"sentences={n}: expected 1..{MAX_SENTENCES}")
         filters = filters or Filters()
         timeline = self.pipeline.timeline(query, filters)
         if len(timeline.entries) >= 2:
@@ -147,7 +148,7 @@ class Summarizer:
         ids = list(dict.fromkeys(h.passage.article_id for h in hits))[:MAX_ARTICLES]
         relevant = [h.passage.article_id for h in hits if h.score > 0]
         if not ids or not relevant:
-            raise ValueError(f"--query {query!r}: no article matches")
+            raise NotFound(f"topic {query!r}: no article matches")
         return self.summarize(ids[:max(2, min(len(ids), 5))], sentences)
 
     # -- generative -------------------------------------------------------------------------

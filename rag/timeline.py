@@ -22,6 +22,7 @@ import numpy as np
 
 from . import policy
 from .citations import citation_of
+from .errors import InputError
 from .terms import WORD, content_terms, stem
 from .units import units_of
 
@@ -105,7 +106,7 @@ def _days_apart(a: str | None, b: str | None) -> int | None:
 def build_timeline(topic: str, hits, article_text_of, embedder, period: str = "month") -> Timeline:
     """The timeline of `topic` from retrieved passages (see the module docstring)."""
     if period not in ("month", "week"):
-        raise ValueError(f"timeline period {period!r}: expected 'month' or 'week'")
+        raise InputError(f"timeline period {period!r}: expected 'month' or 'week'")
     topic_terms = set(content_terms(topic)) | {stem(n) for n in topic_names(topic)}
     by_article: dict[str, list] = {}
     for unit in units_of(hits, article_text_of):

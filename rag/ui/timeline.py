@@ -6,7 +6,7 @@ import html
 
 import gradio as gr
 
-from ..pipeline import InputError
+from ..errors import InputError
 from .common import bind, filters_from, sources
 
 PLOT_COLUMNS = ("period", "source", "articles")
@@ -48,7 +48,7 @@ def show_timeline(pipeline, topic: str, source: str, since: str, until: str, per
     try:
         doc = pipeline.timeline(topic, filters_from((), source, since, until),
                                 period or "month").to_dict()
-    except (InputError, ValueError) as exc:
+    except InputError as exc:
         return f"<p class='error'>{html.escape(str(exc))}</p>", coverage_frame({"coverage": []})
     return timeline_html(doc), coverage_frame(doc)
 
@@ -59,7 +59,7 @@ def timeline_api(pipeline, topic: str, source: str = "", since: str = "", until:
     try:
         return pipeline.timeline(topic, filters_from((), source, since, until),
                                  period or "month").to_dict()
-    except (InputError, ValueError) as exc:
+    except InputError as exc:
         return {"error": str(exc)}
 
 
