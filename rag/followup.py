@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import InputError
 from .speakers import SPEAKER_QUESTION, speaker_of
 from .terms import STOPWORDS, WORD
 
@@ -79,10 +80,10 @@ def parse_history(raw) -> list[Turn]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ValueError("history: expected a list of {\"question\", \"answer\"} objects")
+        raise InputError("history: expected a list of {\"question\", \"answer\"} objects")
     turns = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise ValueError(f"history[{i}]: expected an object with a \"question\" string")
+            raise InputError(f"history[{i}]: expected an object with a \"question\" string")
         turns.append(Turn(item["question"], str(item.get("answer") or "")))
     return turns

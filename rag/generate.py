@@ -30,6 +30,7 @@ import numpy as np
 from . import policy
 from .answer import Answer, gate, missing_entities
 from .citations import Citation, citation_of
+from .errors import InputError, LLMUnavailable, UnusableReply
 from .followup import Turn, standalone_question
 from .questions import indirect, question_parts, retrieval_query
 from .store import PassageHit
@@ -80,24 +81,16 @@ _REFUSAL = re.compile(r"\b(cannot|can't|can ?not|unable to|don't|do not|does not
                       re.I)
 
 
-class LLMUnavailable(RuntimeError):
-    """The language model failed, timed out or replied with nothing usable."""
-
-
-class UnusableReply(LLMUnavailable):
-    """The model did reply, but with nothing we can use or verify against the passages."""
-
-
 # -- backends ------------------------------------------------------------------------------
 def make_llm(settings):
     """The llama-index LLM for Settings.llm; no connection is made here."""
     kind = (settings.llm or "").strip().lower()
     if kind == "openai":
         if not settings.llm_url:
-            raise ValueError("RAG_LLM=openai needs RAG_LLM_URL, the server's OpenAI-compatible "
+            raise InputError("RAG_LLM=openai needs RAG_LLM_URL, the server's OpenAI-compatible "
                              "base URL (e.g. http://127.0.0.1:8080/v1)")
         if not settings.llm_model:
-            raise ValueError("RAG_LLM=openai needs RAG_LLM_MODEL (the model name the server "
+            raise InputError("RAG_LLM=openai needs RAG_LLM_MODEL (the model name the server "
                              "expects; any name for a llama.cpp server)")
         from llama_index.llms.openai_like import OpenAILike
         # max_retries=0: a server that is down should fall back at once, not after back-offs.
@@ -107,12 +100,12 @@ def make_llm(settings):
                           timeout=settings.llm_timeout, max_retries=0)
     if kind == "ollama":
         if not settings.llm_model:
-            raise ValueError("RAG_LLM=ollama needs RAG_LLM_MODEL (e.g. llama3.2)")
+            raise InputError("RAG_LLM=ollama needs RAG_LLM_MODEL (e.g. llama3.2)")
         from llama_index.llms.ollama import Ollama
         return Ollama(model=settings.llm_model, base_url=settings.llm_url or OLLAMA_DEFAULT_URL,
                       request_timeout=settings.llm_timeout, temperature=0.0,
                       additional_kwargs={"num_predict": ANSWER_MAX_TOKENS})
-    raise ValueError(f"RAG_LLM={settings.llm!r}: expected 'openai' or 'ollama' "
+    raise InputError(f"RAG_LLM={settings.llm!r}: expected 'openai' or 'ollama' "
                      "(or leave it unset for extractive answers)")
 
 

@@ -158,7 +158,7 @@ class Summarizer:
         return sorted(hits, key=lambda h: h.passage.index)
 
     def _generative(self, records, n: int) -> Summary:
-        from .generate import LLMUnavailable, UnusableReply
+        from .errors import LLMUnavailable, UnusableReply
         from .summarize_llm import generative_summary
         p = self.pipeline
 
