@@ -48,6 +48,15 @@ _TOLD_OBJECT = re.compile(r"^\s*(?:the\s+|a\s+|an\s+)?(?:(?:[A-Z][\w'’\-]*|of|
                           r"(?:[A-Z][\w'’\-]*)?(?:'s|’s)?\s*(?:\w+\s+)?(?:programme|newspaper|"
                           r"paper|magazine|station|show|reporters|journalists|MPs|delegates|"
                           r"conference|audience|party)?\s*")
+_TRAILING = re.compile(rf",\s*([^,;]{{1,70}}?)\s+(?:(?:has|had|have|will|would)\s+)?({_VERBS})"
+                       r"(?:\s+(?:in|on|at|during|after|to|the|a|BBC|yesterday|today|this|last)"
+                       r"\b[^,;]*)?\.?\s*$")
+_TRAILING_INVERTED = re.compile(r",\s*(said|says|added|adds|warned|argued|insisted|explained|"
+                                r"noted|continued|concluded|stressed)\s+((?:[A-Z]|an?\s|the\s)"
+                                r"(?:(?!\bthat\b)[^,;]){1,60})\.?\s*$")
+_TRAILING_AFTER_FRAGMENT = re.compile(rf",\s*([^,.;]{{1,60}}?)\s+(?:{_VERBS})\b[^,.;]*\.?\s*$")
+_CUE_GROUP = re.compile(rf"\b({_VERBS})\b")
+_CUE_THEN_REST = re.compile(rf"({_VERBS})\s+(.+)", re.S)
 PRONOUN_SUBJECTS = {"he", "she", "they", "it", "we", "i"}
 
 
@@ -269,7 +278,7 @@ def _attribute_quote(text: str, narrative: str, span: QuotedSpan, sentences) -> 
     if (ends_clause or quoted_alone) and not sentence_closed:
         t = tail.lstrip(" ,")
         offset = span.close_at + 1 + (len(tail) - len(tail.lstrip(" ,")))
-        m = re.match(rf"({_VERBS})\s+(.+)", t)
+        m = _CUE_THEN_REST.match(t)
         if m and not m.group(2).lower().startswith(("that ", "by ")):
             phrase = _inverted_subject(m.group(2))
             if phrase:
@@ -306,8 +315,7 @@ def _attribute_quote(text: str, narrative: str, span: QuotedSpan, sentences) -> 
                     return _Attribution(phrase, sentence_start + m.start(), m.group()), "mixed"
             return None, "mixed"
         s_end = min([e for s, e in sentences if s <= span.open_at < e] or [line_end])
-        trailing = re.search(rf",\s*([^,.;]{{1,60}}?)\s+(?:{_VERBS})\b[^,.;]*\.?\s*$",
-                             narrative[span.close_at + 1:s_end])
+        trailing = _TRAILING_AFTER_FRAGMENT.search(narrative[span.close_at + 1:s_end])
         if trailing:
             verb = CUE.search(trailing.group(0))
             phrase = _words_before(narrative, span.close_at + 1 + trailing.start() + verb.start(),
@@ -360,18 +368,14 @@ def _reported(text: str, narrative: str, sentences, spans) -> list[tuple[int, in
                                                                    "according to")))
             continue
         # "CLAUSE, X said." (the clause has no quotation of its own)
-        m = re.search(rf",\s*([^,;]{{1,70}}?)\s+(?:(?:has|had|have|will|would)\s+)?({_VERBS})"
-                      r"(?:\s+(?:in|on|at|during|after|to|the|a|BBC|yesterday|today|this|last)"
-                      r"\b[^,;]*)?\.?\s*$", sent)
+        m = _TRAILING.search(sent)
         if m and m.start() > 20 and not _has_quote(narrative, s, e, spans):
             phrase = _words_before(narrative, s + m.start(2), s + m.start() + 1)
             if phrase:
                 found.append(_clause(text, s, s + m.start(),
                                      _Attribution(phrase, s + m.start(1), m.group(2))))
                 continue
-        m = re.search(r",\s*(said|says|added|adds|warned|argued|insisted|explained|noted|"
-                      r"continued|concluded|stressed)\s+((?:[A-Z]|an?\s|the\s)(?:(?!\bthat\b)[^,;]){1,60})"
-                      r"\.?\s*$", sent)
+        m = _TRAILING_INVERTED.search(sent)
         if m and m.start() > 20 and not _has_quote(narrative, s, s + m.start(), spans):
             phrase = _inverted_subject(m.group(2))
             if phrase:
@@ -379,7 +383,7 @@ def _reported(text: str, narrative: str, sentences, spans) -> list[tuple[int, in
                                      _Attribution(phrase, s + m.start(2), m.group(1))))
                 continue
         # "X said (that) CLAUSE" / "X told BBC Radio 4 (that) CLAUSE"
-        for m in re.finditer(rf"\b({_VERBS})\b", sent):
+        for m in _CUE_GROUP.finditer(sent):
             verb = m.group(1)
             if verb in ("asked",):
                 continue

@@ -94,6 +94,10 @@ class ArticlePeople:
             words = _until_possessive(m.group().split())
             role, name = split_role(words)
             name = [w.removesuffix("'s").removesuffix("’s") for w in name]
+            title_gender = ""
+            while len(name) > 1 and name[0].rstrip(".").lower() in TITLES:
+                title_gender = title_gender or TITLES[name[0].rstrip(".").lower()]
+                name = name[1:]
             if not name or name[0].lower() in TITLES or _org_like(name):
                 continue
             prefix = role_before(narrative, m.start())
@@ -102,9 +106,9 @@ class ArticlePeople:
             appos_role = appos.group(1).strip() if appos and any(
                 w.lower() in ROLE_WORDS for w in appos.group(1).split()) else ""
             known_surname = name[-1] in titled or name[0] in titled
-            if len(name) >= 2 and (role or prefix or appos_role or known_surname):
+            if len(name) >= 2 and (role or prefix or appos_role or known_surname or title_gender):
                 roles = [" ".join(([prefix] if prefix else []) + role).strip(), appos_role]
-                gender = titled.get(name[-1], titled.get(name[0], ""))
+                gender = title_gender or titled.get(name[-1], titled.get(name[0], ""))
                 self.add(" ".join(name[:3]), gender, [r for r in roles if r])
         for surname, gender in titled.items():
             if self.by_token(surname) is None and not _org_like([surname]):
@@ -121,13 +125,16 @@ class ArticlePeople:
 
     def mentions(self, narrative: str) -> list[tuple[int, str]]:
         """(position, person) of each naming of a known person, possessives excluded."""
-        found = []
+        forms: dict[str, str] = {}
         for p in self.people:
-            forms = {p.name} | {f"{t} {p.tokens[-1]}" for t in ("Mr", "Mrs", "Ms", "Dr", "Sir")}
-            for form in forms:
-                for m in re.finditer(rf"\b{re.escape(form)}\b(?!['’]s)", narrative):
-                    found.append((m.start(), p.name))
-        return sorted(found)
+            forms[p.name] = p.name
+            for t in ("Mr", "Mrs", "Ms", "Dr", "Sir"):
+                forms.setdefault(f"{t} {p.tokens[-1]}", p.name)
+        if not forms:
+            return []
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+                             + r")\b(?!['’]s)")
+        return [(m.start(), forms[m.group(1)]) for m in pattern.finditer(narrative)]
 
     def by_token(self, token: str) -> Person | None:
         """The person a surname (or a Chinese family name, said first) refers to, when one."""
