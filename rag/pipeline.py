@@ -107,6 +107,11 @@ class Pipeline:
         question = clean_question(question)
         turns = parse_history(history)
         standalone = standalone_question(question, turns)
+        # "What did X say about Y?": X's own quotations from every article, when the index has any
+        from .quotes.answer import answer_from_quotes
+        quoted = answer_from_quotes(standalone, self.store.quotes, self.embedder, filters)
+        if quoted is not None:
+            return replace(quoted, question=question, standalone_question=standalone)
         notice = None
         llm = self.llm
         if llm is not None:
@@ -130,6 +135,17 @@ class Pipeline:
                               max_units=self.settings.answer_sentences,
                               refuse_below=self.settings.refuse_below)
         return replace(answer, question=question, standalone_question=standalone, notice=notice)
+
+    # -- who said what -------------------------------------------------------------------
+    def quotes_by(self, name: str, about: str | None = None, filters: Filters = Filters(),
+                  limit: int | None = None):
+        """(person, quotations) of one speaker across the archive, oldest first."""
+        from .quotes.people import quotes_by
+        return quotes_by(self.store.quotes, self.embedder, name, about, filters, limit)
+
+    def people(self, about: str | None = None):
+        from .quotes.people import people_in
+        return people_in(self.store.quotes, self.embedder, about)
 
     def summarize(self, ids: list[str], sentences: int | None = None):
         """Cited summary of one article, or one summary across several (cached)."""

@@ -73,6 +73,7 @@ class Store:
         self.passages = None      # chromadb Collection
         self.articles = None      # chromadb Collection (manifest)
         self._vector_store = None  # llama-index ChromaVectorStore over `passages`, when first used
+        self._quotes = None        # rag.quotes.index.QuoteIndex, when first used
 
     # -- opening -------------------------------------------------------------------------
     def open(self, check_signature: bool = True) -> "Store":
@@ -202,7 +203,16 @@ class Store:
 
     def delete_article(self, article_id: str) -> None:
         self.delete_passages(article_id)
+        self.quotes.delete_many([article_id])
         self.articles.delete(ids=[article_id])
+
+    # -- quotes (their own collections and protocol: rag/quotes/index.py) -----------------
+    @property
+    def quotes(self):
+        if self._quotes is None:
+            from .quotes.index import QuoteIndex
+            self._quotes = QuoteIndex(self)
+        return self._quotes
 
     # -- passages ------------------------------------------------------------------------
     def delete_passages(self, article_id: str) -> None:
@@ -326,7 +336,7 @@ def consistency_problems(store: Store) -> list[str]:
     for aid, rec in records.items():
         if rec.status == "ready" and rec.passages and aid not in counts:
             problems.append(f"article {aid}: manifest says {rec.passages} passages, store has 0")
-    return problems
+    return problems + store.quotes.problems()
 
 
 def iter_batches(items: Iterable, size: int) -> Iterator[list]:

@@ -1,0 +1,244 @@
+"""The quote index: two Chroma collections beside the store's passages (embedded or server).
+
+- `quotes`: one row per quotation: its text, a vector of its sentence (for topic matching), and
+  its article's title/date/source so a speaker's quotes list without touching the manifest;
+- `quote_articles`: one row per article whose quotations are indexed, with their count. It is
+  written last, so it is the proof that an article's quotations are complete.
+
+Write protocol (inside the store's per-article protocol, while the article is `pending`):
+delete the article's quote rows and marker -> add its quotations -> add its marker. A crash
+leaves the article pending (the next sync removes and redoes it) or, for a backfill of an
+already-ready article, rows without a marker, which the next sync replaces. `problems()` states
+the invariants `rag check` enforces. Rows from Chroma become `StoredQuote`s here and only here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from ..articles import Article
+from .extract import Quote
+
+QUOTES = "quotes"
+QUOTE_ARTICLES = "quote_articles"
+QUOTES_REINDEX = "quotes_reindex"
+_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class StoredQuote:
+    id: str
+    quote: str
+    article_id: str
+    start: int
+    end: int
+    kind: str
+    cue: str | None
+    speaker: str | None
+    speaker_label: str | None
+    role: str | None
+    context: str           # the sentence(s) the quotation stands in
+    title: str
+    published: str | None
+    published_key: int
+    source: str | None
+    url: str | None
+
+    def to_dict(self) -> dict:
+        return {"speaker": self.speaker, "quote": self.quote, "cue": self.cue,
+                "article_id": self.article_id, "title": self.title, "published": self.published,
+                "source": self.source, "url": self.url, "start": self.start, "end": self.end}
+
+
+def quote_rows(article: Article, quotes: list[Quote]) -> list[tuple[str, str, dict, str]]:
+    """(id, text, metadata, text to embed) per quotation of `article`."""
+    from ..store import date_key
+    rows = []
+    for i, q in enumerate(quotes):
+        context = article.text[q.context_start:q.context_end]
+        meta = {"article_id": article.id, "start": q.start, "end": q.end, "kind": q.kind,
+                "cue": q.cue or "", "speaker": q.speaker or "", "speaker_label": q.speaker_label or "",
+                "role": q.role or "", "context": context, "title": article.title,
+                "published": article.published or "", "published_key": date_key(article.published),
+                "source": article.source or "", "url": article.url or "",
+                "speaker_key": (q.speaker or "").lower()}
+        rows.append((f"{article.id}::q{i}", q.text, meta, context))
+    return rows
+
+
+def _from_row(qid: str, text: str, meta: dict) -> StoredQuote:
+    return StoredQuote(
+        id=qid, quote=text, article_id=meta["article_id"], start=int(meta["start"]),
+        end=int(meta["end"]), kind=meta.get("kind", ""), cue=meta.get("cue") or None,
+        speaker=meta.get("speaker") or None, speaker_label=meta.get("speaker_label") or None,
+        role=meta.get("role") or None, context=meta.get("context", ""),
+        title=meta.get("title", ""), published=meta.get("published") or None,
+        published_key=int(meta.get("published_key", 0)), source=meta.get("source") or None,
+        url=meta.get("url") or None)
+
+
+class QuoteIndex:
+    """Opened on the store's Chroma client on first use (listing articles never needs it)."""
+
+    def __init__(self, store):
+        self.store = store
+        self._quotes = None
+        self._articles = None
+
+    def _open(self):
+        if self._quotes is None:
+            client = self.store.open()._client
+            meta = {"hnsw:space": "cosine", **self.store.signature}
+            self._quotes = client.get_or_create_collection(QUOTES, metadata=meta,
+                                                           embedding_function=None)
+            self._articles = client.get_or_create_collection(
+                QUOTE_ARTICLES, metadata={"rag_schema": self.store.signature["rag_schema"]},
+                embedding_function=None)
+        return self._quotes, self._articles
+
+    # -- writing -------------------------------------------------------------------------
+    def replace(self, extracted: list[tuple[Article, list[Quote]]], embedder) -> None:
+        """Replace the quotations of these articles (the protocol in the module docstring)."""
+        if not extracted:
+            return
+        quotes, markers = self._open()
+        ids = [a.id for a, _ in extracted]
+        self.delete_many(ids)
+        rows = [row for article, qs in extracted for row in quote_rows(article, qs)]
+        if rows:
+            vectors = embedder.embed_texts([r[3] for r in rows])
+            for i in range(0, len(rows), 1000):
+                part = rows[i:i + 1000]
+                quotes.add(ids=[r[0] for r in part], documents=[r[1] for r in part],
+                           metadatas=[r[2] for r in part], embeddings=vectors[i:i + 1000])
+        markers.upsert(ids=ids, metadatas=[{"quotes": len(qs)} for _, qs in extracted],
+                       embeddings=[[1.0]] * len(ids))
+
+    def delete_many(self, article_ids: list[str]) -> None:
+        if not article_ids:
+            return
+        quotes, markers = self._open()
+        markers.delete(ids=list(article_ids))
+        quotes.delete(where={"article_id": {"$in": list(article_ids)}})
+
+    def indexed_ids(self) -> set[str]:
+        _, markers = self._open()
+        return set(markers.get(include=[])["ids"])
+
+    def rebuild(self, articles: Iterable[Article], embedder, extract) -> int:
+        """Re-extract and re-embed every article's quotations into a side collection that
+        replaces `quotes` only when complete (a reindex with another model)."""
+        client = self.store.open()._client
+        if QUOTES_REINDEX in {c.name for c in client.list_collections()}:
+            client.delete_collection(QUOTES_REINDEX)
+        side = client.create_collection(QUOTES_REINDEX, metadata={"hnsw:space": "cosine",
+                                                                  **self.store.signature},
+                                        embedding_function=None)
+        counts: dict[str, int] = {}
+        for article in articles:
+            qs = extract(article.text)
+            rows = quote_rows(article, qs)
+            if rows:
+                side.add(ids=[r[0] for r in rows], documents=[r[1] for r in rows],
+                         metadatas=[r[2] for r in rows],
+                         embeddings=embedder.embed_texts([r[3] for r in rows]))
+            counts[article.id] = len(qs)
+        if QUOTES in {c.name for c in client.list_collections()}:
+            client.delete_collection(QUOTES)
+        side.modify(name=QUOTES)
+        self._quotes = None
+        _, markers = self._open()
+        ids = list(counts)
+        for i in range(0, len(ids), _PAGE):
+            page = ids[i:i + _PAGE]
+            markers.upsert(ids=page, metadatas=[{"quotes": counts[a]} for a in page],
+                           embeddings=[[1.0]] * len(page))
+        return sum(counts.values())
+
+    # -- reading -------------------------------------------------------------------------
+    def iter_quotes(self, where: dict | None = None) -> Iterator[StoredQuote]:
+        quotes, _ = self._open()
+        offset = 0
+        while True:
+            got = quotes.get(where=where, include=["documents", "metadatas"], limit=_PAGE,
+                             offset=offset)
+            for qid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield _from_row(qid, text, meta)
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def speaker_names(self) -> list[tuple[str, str, str, str, int, str]]:
+        """(speaker, speaker_label, role, source, published_key, published) of every attributed
+        quotation: what `people` builds its entries from, without the quote texts."""
+        quotes, _ = self._open()
+        out, offset = [], 0
+        while True:
+            got = quotes.get(where={"speaker": {"$ne": ""}}, include=["metadatas"], limit=_PAGE,
+                             offset=offset)
+            for m in got["metadatas"]:
+                out.append((m["speaker"], m.get("speaker_label", ""), m.get("role", ""),
+                            m.get("source", ""), int(m.get("published_key", 0)),
+                            m.get("published", "")))
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def vectors_of(self, ids: list[str]) -> dict[str, list[float]]:
+        quotes, _ = self._open()
+        got = quotes.get(ids=list(ids), include=["embeddings"])
+        return {qid: list(v) for qid, v in zip(got["ids"], got["embeddings"])}
+
+    def nearest(self, vector: list[float], k: int) -> list[tuple[StoredQuote, float]]:
+        """The k quotations closest to `vector` (cosine), attributed or not."""
+        quotes, _ = self._open()
+        n = min(k, quotes.count())
+        if n <= 0:
+            return []
+        got = quotes.query(query_embeddings=[vector], n_results=n,
+                           include=["documents", "metadatas", "distances"])
+        return [(_from_row(qid, text, meta), 1.0 - dist) for qid, text, meta, dist in
+                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+
+    def count(self) -> int:
+        quotes, _ = self._open()
+        return quotes.count()
+
+    # -- invariants ----------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Every quotation belongs to a ready article and is exactly its text[start:end]; every
+        ready article has a marker whose count matches its rows; no marker without an article."""
+        problems: list[str] = []
+        records = {r.article.id: r for r in self.store.records(status=None)}
+        _, markers = self._open()
+        got = markers.get(include=["metadatas"])
+        marked = {aid: int(m.get("quotes", 0)) for aid, m in zip(got["ids"], got["metadatas"])}
+        counts: dict[str, int] = {}
+        texts: dict[str, str | None] = {}
+        for q in self.iter_quotes():
+            counts[q.article_id] = counts.get(q.article_id, 0) + 1
+            rec = records.get(q.article_id)
+            if rec is None or rec.status != "ready":
+                continue
+            if q.article_id not in texts:
+                full = self.store.get_record(q.article_id)
+                texts[q.article_id] = full.article.text if full else None
+            text = texts[q.article_id]
+            if text is None or text[q.start:q.end] != q.quote:
+                problems.append(f"quotation {q.id}: not the text at {q.start}-{q.end} of its article")
+        for aid, n in counts.items():
+            rec = records.get(aid)
+            if rec is None:
+                problems.append(f"{n} orphaned quotations of unknown article {aid}")
+            elif rec.status != "ready":
+                problems.append(f"article {aid} is {rec.status} but has {n} quotations")
+        for aid, n in marked.items():
+            if aid not in records:
+                problems.append(f"quote index marks unknown article {aid}")
+            elif counts.get(aid, 0) != n:
+                problems.append(f"article {aid}: quote index says {n} quotations, store has "
+                                f"{counts.get(aid, 0)}")
+        for aid, rec in records.items():
+            if rec.status == "ready" and aid not in marked:
+                problems.append(f"article {aid}: quotations not indexed (run ingest to add them)")
+        return problems
