@@ -109,9 +109,9 @@ def find_person(name: str, people: list[Person]) -> Person | None:
     if not words:
         return None
     exact = [p for p in people if p.name.lower().split() == words]
-    if len(exact) == 1:
-        return exact[0]
     fits = [p for p in people if all(w in p.name.lower().split() for w in words)]
+    if len(exact) == 1 and (len(words) > 1 or len(fits) == 1):
+        return exact[0]
     if len(fits) > 1:
         full = [p for p in fits if len(p.name.split()) > 1]
         # a one-word entry beside a single full name is that person's unmerged remainder
