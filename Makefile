@@ -23,8 +23,8 @@ ingest: setup
 bench: setup-dev
 	mkdir -p eval/reports
 	$(PY) -m rag bench --report eval/reports
-	$(PY) eval/bench_retrieval.py --data $(RAG_DATA) > eval/reports/retrieval.md
-	$(PY) eval/bench_summaries.py --data $(RAG_DATA) > eval/reports/summaries.md
+	$(PY) -m eval.bench_retrieval --data $(RAG_DATA) > eval/reports/retrieval.md
+	$(PY) -m eval.bench_summaries --data $(RAG_DATA) > eval/reports/summaries.md
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
@@ -34,9 +34,12 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip
 
 # torch first, pinned, so nothing can pull a CUDA build in its place.
-$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+# The project itself goes in editable (no deps: requirements.txt pins them), so `rag ...` and the
+# eval package's `python -m rag eval|bench` commands (an entry point) are available.
+$(VENV)/.installed: requirements.txt pyproject.toml | $(VENV)/bin/python
 	$(PIP) install torch==2.13.0
 	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -e .
 	touch $@
 
 # llama-cpp-python has no wheel on the registry: it compiles (~21 CPU-minutes, ~11 min on 2 idle

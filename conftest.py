@@ -68,13 +68,13 @@ def real_pipeline(tmp_path, real_embedder):
 def eval_report():
     """The eval runs of this session, extractive (eval/test_eval.py) and generative
     (tests/test_llm_server.py), in one report under artifacts/eval/, rewritten after each run."""
-    from rag.eval_report import ReportBook
+    from eval.report import ReportBook
     return ReportBook(ROOT / "artifacts" / "eval")
 
 
 def skip_unless_suite_data(suite: str) -> None:
     """Skip the test when a dataset the eval suite samples is not under DATA (RAG_DATA)."""
-    from rag.evaluation import load_suite
+    from eval.runner import load_suite
     for item in load_suite(suite).corpus:
         if "dataset" in item and not (DATA / item["dataset"]).is_file():
             pytest.skip(f"{item['dataset']} not found under {DATA} (set RAG_DATA)")

@@ -17,9 +17,9 @@ quickstart: `VectorStoreIndex.from_documents` (default SentenceSplitter, 1024-to
 which MiniLM reads only the first 256 word pieces), in-memory SimpleVectorStore, the same
 embedding model passed explicitly, no LLM. All dense systems share the same query vectors.
 
-    python eval/bench_retrieval.py [--data DIR] [--limit N] [--queries N] [--datasets cnndm,bbc]
-                                   [--work DIR] [--weights W,...] [--sentence-weights S,...]
-                                   [--tuning] [--no-baseline] [--json]
+    python -m eval.bench_retrieval [--data DIR] [--limit N] [--queries N] [--datasets cnndm,bbc]
+                                       [--work DIR] [--weights W,...] [--sentence-weights S,...]
+                                       [--tuning] [--no-baseline] [--json]
 """
 from __future__ import annotations
 
@@ -34,14 +34,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from rag.config import Settings
 
-from rag.config import Settings, apply_offline_env  # noqa: E402
-
-CNNDM_FILE = Path("cnndm-test-see2017") / "cnndm_test_see2017_every5th_with_articles.jsonl"
-BBC_FILE = Path("bbc-news-summary") / "bbc_news_summary.jsonl"
+from .common import BBC_FILE, article_ranking, bbc_records, cnndm_records, offline, required_text
 SYSTEMS = ("bm25", "dense", "hybrid", "llamaindex_vector")
 OUR_SYSTEMS = SYSTEMS[:3]   # --no-baseline: what one store answers, fast enough for all queries
 # Ablations, not systems, from the same dense and BM25 lists: reciprocal-rank fusion (k=60),
@@ -74,17 +69,6 @@ class Corpus:
 
 
 # ---------------------------------------------------------------- metrics
-
-def article_ranking(article_ids, depth: int = 10) -> list[str]:
-    """Passage-level article ids -> distinct articles in first-seen order, at most `depth`."""
-    seen: dict[str, None] = {}
-    for aid in article_ids:
-        if aid not in seen:
-            seen[aid] = None
-            if len(seen) == depth:
-                break
-    return list(seen)
-
 
 def first_hit_rank(ranking: list[str], targets) -> int | None:
     """1-based rank of the first target in `ranking`, None when it is missing."""
@@ -149,27 +133,6 @@ def _ends_sentence(piece: str, flat_article: str) -> bool:
     return False
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: dataset file not found (set --data or RAG_DATA)")
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{number}: invalid JSON ({e.msg})") from None
-    return records
-
-
-def _require(record: dict, field: str, path: Path, number: int) -> str:
-    value = record.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{path}: record {number} has no text in field {field!r}")
-    return value
-
-
 def _twins(records: list[dict]) -> tuple[dict[str, frozenset[str]], int]:
     """Article id -> ids of all articles with the same whitespace-normalised text."""
     groups: dict[str, list[str]] = {}
@@ -180,28 +143,21 @@ def _twins(records: list[dict]) -> tuple[dict[str, frozenset[str]], int]:
 
 
 def load_cnndm(data: Path, limit: int | None = None) -> Corpus:
-    path = data / CNNDM_FILE
-    records, queries_by_id = [], {}
-    for number, raw in enumerate(_read_jsonl(path)[:limit], start=1):
-        if "index" not in raw:
-            raise ValueError(f"{path}: record {number} has no field 'index'")
-        # The loader keys articles by `id`; without one it would hash the text into an id.
-        aid = f"cnndm-{raw['index']}"
-        records.append({"id": aid, "article": _require(raw, "article", path, number)})
-        highlights = _require(raw, "reference", path, number).split("\n")
-        queries_by_id[aid] = [h.strip() for h in highlights if h.strip()]
-    return _corpus("cnndm", records, queries_by_id)
+    rows = cnndm_records(data, limit)
+    # The loader keys articles by `id`; without one it would hash the text into an id.
+    records = [{"id": r["id"], "article": r["article"]} for r in rows]
+    return _corpus("cnndm", records, {r["id"]: r["highlights"] for r in rows})
 
 
 def load_bbc(data: Path, limit: int | None = None) -> Corpus:
     path = data / BBC_FILE
     records, queries_by_id = [], {}
-    for number, raw in enumerate(_read_jsonl(path)[:limit], start=1):
-        aid = _require(raw, "id", path, number)
-        article = _require(raw, "article", path, number)
+    for number, raw in enumerate(bbc_records(data, limit), start=1):
+        aid = raw["id"]
+        article = required_text(raw, "article", path, number)
         records.append({"id": aid, "title": raw.get("title"), "category": raw.get("category"),
                         "article": article})
-        queries_by_id[aid] = split_summary(_require(raw, "summary", path, number), article)
+        queries_by_id[aid] = split_summary(required_text(raw, "summary", path, number), article)
     return _corpus("bbc", records, queries_by_id)
 
 
@@ -422,7 +378,7 @@ def run(settings: Settings, embedder, datasets=("cnndm", "bbc"), limit: int | No
     query sample from the queries the benchmark sample leaves out (see `sample_queries`).
     Without `baseline` only our three systems run (the baseline takes most of the query time).
     """
-    apply_offline_env()
+    offline()
     unknown = [d for d in datasets if d not in LOADERS]
     if unknown:
         raise ValueError(f"datasets: unknown {unknown}; expected some of {sorted(LOADERS)}")
@@ -523,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("limit", "queries"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag}: expected a positive number")
-    apply_offline_env()
+    offline()
     from rag.embedding import Embedder
 
     settings = Settings.from_env(data=args.data)

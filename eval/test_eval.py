@@ -5,7 +5,7 @@ runs of tests/test_llm_server.py when both run in one session (the `eval_report`
 import pytest
 
 from conftest import skip_unless_suite_data
-from rag.evaluation import load_suite, pipeline_for_suite, run_suite, threshold_failures
+from eval.runner import load_suite, pipeline_for_suite, run_suite, threshold_failures
 
 
 @pytest.mark.slow

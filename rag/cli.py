@@ -186,28 +186,6 @@ def cmd_summarize(args, pipeline) -> int:
     return 0
 
 
-def cmd_eval(args, pipeline) -> int:
-    from .evaluation import pipeline_for_suite, run_suite, suite_names
-    from .eval_report import write_report
-    names = suite_names() if args.suite == "all" else [args.suite]
-    runs = []
-    for name in names:
-        print(f"eval: running suite {name}", file=sys.stderr)
-        suite_pipeline = pipeline_for_suite(pipeline.settings, name, embedder=pipeline.embedder)
-        runs.append(run_suite(name, suite_pipeline))
-    if args.report:
-        for path in write_report(runs, Path(args.report), pipeline.settings.refuse_below):
-            print(f"eval: wrote {path}", file=sys.stderr)
-    failures = [f for r in runs for f in r["failures"]]
-
-    def human(rs):
-        from .eval_report import markdown
-        return markdown(rs["suites"], pipeline.settings.refuse_below) + (
-            "\n".join(f"FAILED {f}" for f in failures) or "all thresholds met")
-    _emit(args, {"suites": runs, "failures": failures}, human)
-    return 1 if failures else 0
-
-
 def cmd_reindex(args, pipeline) -> int:
     """Rebuild every passage vector with the configured model and backend (store not yet opened)."""
     from .ingest import reindex
@@ -220,23 +198,32 @@ def cmd_reindex(args, pipeline) -> int:
     return 0
 
 
-def cmd_bench(args, pipeline) -> int:
-    """Throughput, latency and memory figures; builds its own stores in a temporary folder."""
-    from .bench import human_summary, run_bench
-    result = run_bench(Settings.from_env(), report_dir=Path(args.report) if args.report else None,
-                       sizes=args.sizes)
-    _emit(args, result, human_summary)
-    return 0
+PLUGIN_GROUP = "rag.commands"
+
+
+def load_plugins(command) -> None:
+    """Subcommands other installed packages register under the `rag.commands` entry point
+    (the repository's eval/ package adds `eval` and `bench`), as simonw/llm's plugins do:
+    the library never imports them by name. A plugin that fails to load is reported, not fatal."""
+    from importlib.metadata import entry_points
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()(command)
+        except Exception as exc:   # a broken plugin must not take the core commands down
+            print(f"warning: command plugin {ep.name} ({ep.value}) not loaded: {exc}",
+                  file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name, func, help_):
+    def command(name, func, help_, needs_pipeline=True):
+        """A subcommand with --json; `func(args, pipeline)`, or `func(args, settings)` when it
+        builds what it needs itself (`needs_pipeline=False`)."""
         p = sub.add_parser(name, help=help_)
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, needs_pipeline=needs_pipeline)
         return p
 
     p = command("ingest", cmd_ingest, "sync files or folders into the store (default: corpus/)")
@@ -277,14 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     command("check", cmd_check, "check the store's invariants")
     command("reindex", cmd_reindex, "re-embed all stored articles with the configured backend")
-    p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start")
-    p.add_argument("--report", metavar="DIR", help="also write the JSON result into DIR")
-    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
-                   default=[1000, 10000, 100000], help="store sizes in passages (default "
-                   "1000,10000,100000)")
-    p = command("eval", cmd_eval, "run eval suites (eval/cases) and gate on eval/thresholds.yaml")
-    p.add_argument("--suite", default="all", help="suite name (seed, bbc, ...) or all")
-    p.add_argument("--report", help="write report.md, report.json and plots to this folder")
+    load_plugins(command)
     return parser
 
 
@@ -292,11 +272,14 @@ def main(argv: list[str] | None = None, pipeline=None) -> int:
     """Run one command; tests may pass a ready `pipeline` to reuse a loaded model."""
     apply_offline_env()
     args = build_parser().parse_args(argv)
+    args.emit = lambda payload, human: _emit(args, payload, human)
     from .embedding import ModelIntegrityError
     from .pipeline import InputError, Pipeline
     from .store import StoreMismatchError
     try:
-        if pipeline is None and args.func is not cmd_bench:
+        if not args.needs_pipeline:
+            return args.func(args, Settings.from_env())
+        if pipeline is None:
             pipeline = Pipeline(Settings.from_env())
             if args.func is not cmd_reindex:   # reindex opens a store of another signature
                 pipeline.open()

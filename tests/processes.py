@@ -10,12 +10,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from eval.common import free_port  # noqa: F401  (the tests' one free-port helper)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -49,11 +50,6 @@ def json_out(proc: subprocess.CompletedProcess):
         raise AssertionError(f"exit {proc.returncode}, stdout is not one JSON document:\n"
                              f"{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}") from None
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Reads a store the way a freshly started process sees it: manifest, passage rows, the

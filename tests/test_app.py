@@ -2,11 +2,11 @@
 
 The same flows in a real browser with the real model: tests/test_browser.py.
 """
-import socket
 
 import pytest
 
 from conftest import SEED
+from eval.common import free_port
 
 LAVROV = "What did Lavrov say about THAAD?"
 HOSTILE_MD = ('Quarry report <img src=x onerror="alert(3)">\n\n'
@@ -14,11 +14,6 @@ HOSTILE_MD = ('Quarry report <img src=x onerror="alert(3)">\n\n'
               'The council said <script>alert(1)</script> that blasting stops.\n\n'
               'Inspector Odile Marchetti said <img src=x onerror="alert(2)"> the walls are stable.\n')
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -178,28 +173,21 @@ def test_article_page_shows_its_summary_linked_to_highlighted_sentences(served):
     assert "Lavrov" in page                                   # the article text follows
 
 
-def test_article_page_without_or_with_a_failing_summarizer(settings, serve_pipeline):
+def test_article_page_with_a_failing_summarizer_still_shows_the_article(settings,
+                                                                        serve_pipeline):
     from fakes import FakeEmbedder
     from rag.pipeline import Pipeline
-
-    class NoSummaries(Pipeline):
-        @property
-        def summarize(self):
-            raise AttributeError("summarize")
 
     class BrokenSummaries(Pipeline):
         def summarize(self, ids, sentences=None):
             raise RuntimeError("model <missing>")
 
-    for cls, expected in ((NoSummaries, None),
-                          (BrokenSummaries, "No summary: model &lt;missing&gt;")):
-        pipeline = cls(settings.with_(home=settings.home / cls.__name__),
-                       embedder=FakeEmbedder()).open()
-        pipeline.ingest([SEED])
-        page = client_for(serve_pipeline(pipeline)).predict("000_066ea528e0fa7fc5",
-                                                            api_name="/article")
-        assert "Lavrov" in page and '<div class="summary">' not in page
-        assert expected is None or expected in page
+    pipeline = BrokenSummaries(settings, embedder=FakeEmbedder()).open()
+    pipeline.ingest([SEED])
+    page = client_for(serve_pipeline(pipeline)).predict("000_066ea528e0fa7fc5",
+                                                        api_name="/article")
+    assert "Lavrov" in page and '<div class="summary">' not in page
+    assert "No summary: model &lt;missing&gt;" in page
 
 
 def test_login_is_required_when_auth_is_set(served, fake_pipeline, serve_pipeline):
@@ -214,7 +202,7 @@ def test_login_is_required_when_auth_is_set(served, fake_pipeline, serve_pipelin
 # ---------------------------------------------------------------- helpers, no server
 
 def test_launch_options_bind_loopback_and_parse_auth(settings):
-    import app
+    from rag import ui as app
     opts = app.launch_options(settings)
     assert opts["server_name"] == "127.0.0.1" and opts["server_port"] == 7860
     assert opts["auth"] is None and opts["share"] is False and opts["max_file_size"] == "20mb"
@@ -238,12 +226,12 @@ def test_launch_options_bind_loopback_and_parse_auth(settings):
     ("nul\x00byte.md", "nulbyte.md"),
 ])
 def test_safe_upload_name(name, expected):
-    import app
-    assert app.safe_upload_name(name) == expected
+    from rag.ui.library import safe_upload_name
+    assert safe_upload_name(name) == expected
 
 
 def test_stage_uploads_stays_in_its_folder_and_reports_each_file(tmp_path):
-    import app
+    from rag.ui import library as app
     src = tmp_path / "src"
     (src / "a").mkdir(parents=True)
     (src / "b").mkdir()
@@ -266,7 +254,7 @@ def test_stage_uploads_stays_in_its_folder_and_reports_each_file(tmp_path):
 
 
 def test_pasted_articles_get_distinct_files(tmp_path):
-    import app
+    from rag.ui import library as app
     a = app.stage_pasted("Same title", "First text.", tmp_path)
     b = app.stage_pasted("Same title", "Second text.", tmp_path)
     c = app.stage_pasted("", "Untitled first line\nmore", tmp_path)
@@ -275,7 +263,7 @@ def test_pasted_articles_get_distinct_files(tmp_path):
 
 
 def test_example_questions_keep_lavrov_and_use_titles(fake_pipeline):
-    import app
+    from rag.ui import common as app
     assert app.example_questions([]) == [app.EXAMPLE_QUESTION]
     fake_pipeline.ingest([SEED])
     questions = app.example_questions(fake_pipeline.articles())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEmbedder
-from rag import bench, bench_ingest
+from eval import bench, bench_ingest
 from rag.articles import Article, load_file
 from rag.config import Settings
 
@@ -107,7 +107,7 @@ def test_human_summary_lists_targets():
 
 @pytest.mark.slow
 def test_ingest_child_streams_a_corpus_with_replayed_vectors(tmp_path, real_embedder):
-    from rag.bench import chunked, load_cnndm
+    from eval.bench import chunked, load_cnndm
     from conftest import DATA
     settings = Settings(data=DATA)
     articles, _ = load_cnndm(settings)

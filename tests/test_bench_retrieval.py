@@ -1,12 +1,8 @@
 """The retrieval benchmark: its metrics and summary splitting (fast), and a small real run (slow)."""
-import sys
-
 import pytest
 
-from conftest import DATA, ROOT
-
-sys.path.insert(0, str(ROOT / "eval"))
-import bench_retrieval as bench  # noqa: E402
+from conftest import DATA
+from eval import bench_retrieval as bench
 
 
 def test_article_ranking_keeps_first_passage_of_each_article_up_to_depth():

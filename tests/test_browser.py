@@ -3,13 +3,13 @@
 Run: `.venv/bin/python -m pytest -m browser -v` (needs `bash .ci/install-debian-packages`).
 Screenshots of each step land in artifacts/screenshots/.
 """
-import socket
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from conftest import DATA, ROOT, SEED
+from eval.common import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -44,11 +44,6 @@ HOSTILE = textwrap.dedent(f"""\
     Inspector Odile Marchetti said {HOSTILE_IMG} the quarry walls are stable after the winter storms.
     """)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """RAG_CHROMA_URL: the same pipeline against a real `chroma run` server on loopback."""
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,22 +14,18 @@ from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.retrieve import Filters
 from rag.store import consistency_problems
+from eval.common import free_port
 
 CHROMA = Path(sys.executable).parent / "chroma"
 START_TIMEOUT_S = 60
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChromaServer:
     """`chroma run` on 127.0.0.1, data in `path`; start/stop can be repeated (same port)."""
 
     def __init__(self, path: Path):
-        self.path, self.port, self.proc = path, _free_port(), None
+        self.path, self.port, self.proc = path, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "ChromaServer":

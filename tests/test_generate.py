@@ -19,6 +19,7 @@ from llama_index.core.llms import CustomLLM
 from pydantic import PrivateAttr
 
 from conftest import DATA, SEED
+from eval.common import free_port
 from rag.chunking import Passage
 from rag.citations import parse_citation_numbers, quote_matches_span
 from rag.config import Settings
@@ -148,14 +149,9 @@ def test_make_llm_names_the_setting_that_is_wrong():
         "http://127.0.0.1:11434", "llama3.2", 7)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_connection_refused_is_llm_unavailable():
-    llm = make_llm(_settings(llm="openai", llm_url=f"http://127.0.0.1:{_free_port()}/v1",
+    llm = make_llm(_settings(llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1",
                              llm_model="m"))
     with pytest.raises(LLMUnavailable, match="cannot be reached") as raised:
         _ask(llm)
@@ -367,7 +363,7 @@ def test_pipeline_with_a_real_client_and_no_server_falls_back(fake_pipeline):
     from dataclasses import replace
     fake_pipeline.ingest([SEED])
     fake_pipeline.settings = replace(fake_pipeline.settings, llm="openai", llm_model="m",
-                                     llm_url=f"http://127.0.0.1:{_free_port()}/v1")
+                                     llm_url=f"http://127.0.0.1:{free_port()}/v1")
     answer = fake_pipeline.ask(LAVROV)
     assert answer.mode == "extractive"
     assert answer.notice.startswith("The language model is unavailable (the server cannot be "

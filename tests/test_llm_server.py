@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED, skip_unless_suite_data
+from eval.common import free_port
+from eval.runner import load_suite, load_thresholds, pipeline_for_suite, run_suite
 from rag.citations import parse_citation_numbers, quote_matches_span
-from rag.evaluation import load_suite, load_thresholds, pipeline_for_suite, run_suite
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed "
@@ -51,15 +51,10 @@ def smollm2_gguf() -> Path:
     return gguf
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class LlamaServer:
     def __init__(self, log: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log = log
         self.process: subprocess.Popen | None = None

@@ -128,7 +128,7 @@ def onnx_embedder(tmp_path_factory):
 
 
 def _passages(embedder, n_articles=12):
-    from rag.bench import chunked, load_cnndm
+    from eval.bench import chunked, load_cnndm
     from conftest import DATA
     settings = Settings(data=DATA)
     articles, _ = load_cnndm(settings)

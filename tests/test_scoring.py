@@ -1,6 +1,6 @@
 import pytest
 
-from rag.scoring import rouge, split_run_together
+from eval.scoring import rouge, split_run_together
 from rag.sentences import sentence_spans
 
 

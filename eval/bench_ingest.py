@@ -1,7 +1,7 @@
 """The ingest-memory runs of `python -m rag bench`: store corpora and a streaming ingest per child.
 
 A corpus of N passages holds real CNN/DM articles, then numbered copies of them. A child process
-(`python -m rag.bench_ingest ARGS`) ingests it with the real tokenizer, chunker and store while
+(`python -m eval.bench_ingest ARGS`) ingests it with the real tokenizer, chunker and store while
 its encoder serves vectors the bench computed already (`ReplayEmbedder`), and reports its peak
 resident memory: a fresh process, so the peak is this ingest's alone. Another child
 (`"measure": "index"`) opens the finished store and reports what its loaded index takes.
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings, apply_offline_env
+from rag.config import Settings
+
+from .common import ROOT, offline
 
 PERTURBATION = 0.15         # noise norm relative to a unit vector: copies keep cosine ~0.989
 CORPUS_FILE_RECORDS = 1000  # records per corpus .jsonl (the loader caps a file at 50 MB)
@@ -121,9 +123,9 @@ def write_corpus(folder: Path, articles, passages_per_article: dict[str, int],
 
 def child_ingest(args: dict) -> dict:
     """In a fresh process: stream-ingest `corpus` and report peak memory (see main below)."""
-    from .embedding import make_embedder
-    from .ingest import sync
-    from .pipeline import Pipeline
+    from rag.embedding import make_embedder
+    from rag.ingest import sync
+    from rag.pipeline import Pipeline
     table_texts = json.loads(Path(args["table_texts"]).read_text(encoding="utf-8"))
     table = dict(zip(table_texts, np.load(args["table_vectors"])))
     settings = Settings.from_env(home=Path(args["home"]), embed_backend=args["backend"])
@@ -147,8 +149,8 @@ def child_index_rss(args: dict) -> dict:
 
     This is "the index" that ingest memory may grow with: Chroma's vector index and its caches.
     """
-    from .embedding import make_embedder
-    from .store import Store
+    from rag.embedding import make_embedder
+    from rag.store import Store
     settings = Settings.from_env(home=Path(args["home"]), embed_backend=args["backend"])
     embedder = make_embedder(settings.with_(home=Path(args["model_home"])))   # never loaded
     store = Store(settings, embedder.name, embedder.backend)
@@ -160,15 +162,15 @@ def child_index_rss(args: dict) -> dict:
 
 
 def run_child(args: dict) -> dict:
-    done = subprocess.run([sys.executable, "-m", "rag.bench_ingest", json.dumps(args)],
-                          capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    done = subprocess.run([sys.executable, "-m", "eval.bench_ingest", json.dumps(args)],
+                          capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"ingest child failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":   # the child of run_child: one JSON line on stdout
-    apply_offline_env()
+    offline()
     child_args = json.loads(sys.argv[1])
     work = child_index_rss if child_args.get("measure") == "index" else child_ingest
     print(json.dumps(work(child_args)))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_ingest import PERTURBATION, run_child, write_corpus
-from .config import Settings, apply_offline_env
+from rag.config import Settings
 
-CNNDM = Path("cnndm-test-see2017") / "cnndm_test_see2017_every5th_with_articles.jsonl"
+from .bench_ingest import PERTURBATION, run_child, write_corpus
+from .common import CNNDM_FILE, ROOT, cnndm_records, free_port, offline
+
 MRR_ARTICLES = 300          # known-item benchmark size ("a few hundred articles")
 ENCODE_CHUNK = 128          # passages per interleaved timing chunk
 REAL_PASSAGES_MAX = 10_000  # beyond this, stores reuse real vectors (perturbed copies)
@@ -76,25 +76,23 @@ def mrr_at_10(scores: np.ndarray, passage_article: np.ndarray, targets: np.ndarr
 
 # ---------------------------------------------------------------- data
 def load_cnndm(settings: Settings):
-    """(articles, highlights per article id) of the CNN/DM test subset, in file order."""
-    from .articles import load_file
-    path = settings.data / CNNDM
+    """(articles as the archive loads them, highlights per article id) of the CNN/DM test
+    subset, in file order."""
+    from rag.articles import load_file
+    path = settings.data / CNNDM_FILE
     if not path.is_file():
         raise ValueError(f"{path}: CNN/DM benchmark data not found (set RAG_DATA)")
     articles, _ = load_file(path)
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    by_text = {" ".join(r["article"].split()): r for r in records}
-    highlights = {}
-    for art in articles:
-        record = by_text.get(" ".join(art.text.split()))
-        if record:
-            highlights[art.id] = [h.strip() for h in record["reference"].split("\n") if h.strip()]
+    by_text = {" ".join(r["article"].split()): r["highlights"]
+               for r in cnndm_records(settings.data)}
+    highlights = {art.id: by_text[key] for art in articles
+                  if (key := " ".join(art.text.split())) in by_text}
     return articles, highlights
 
 
 def chunked(articles, embedder, settings: Settings):
     """[(article, passage, embedding text)] in article order."""
-    from .chunking import chunk_article, embedding_text
+    from rag.chunking import chunk_article, embedding_text
     rows = []
     for art in articles:
         for p in chunk_article(art, embedder.count_tokens, embedder.token_offsets,
@@ -135,12 +133,6 @@ def answer_latency(pipeline, questions: list[str], count: int = QUESTIONS) -> di
             "questions": len(answer), "passages": pipeline.store.passage_count()}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cold_start(home: Path, backend: str) -> float:
     """Seconds from starting `python app.py` until its page answers 200."""
     port = free_port()
@@ -148,9 +140,8 @@ def cold_start(home: Path, backend: str) -> float:
            "RAG_EMBED_BACKEND": backend}
     env.pop("RAG_AUTH", None)
     env.pop("RAG_CHROMA_URL", None)
-    root = Path(__file__).parent.parent
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=root, env=env,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while time.perf_counter() - t0 < COLD_START_TIMEOUT_S:
@@ -177,11 +168,11 @@ def cold_start(home: Path, backend: str) -> float:
 def run_bench(settings: Settings, report_dir: Path | None = None,
               sizes: list[int] = (1000, 10_000, 100_000), log=None,
               mrr_articles: int = MRR_ARTICLES, questions: int = QUESTIONS) -> dict:
-    from .embedding import make_embedder
-    from .pipeline import Pipeline
+    from rag.embedding import make_embedder
+    from rag.pipeline import Pipeline
 
     log = log or (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
-    apply_offline_env()
+    offline()
     configured = settings.embed_backend
     result: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_start": os.getloadavg(),
                                 "python": platform.python_version()},

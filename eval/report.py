@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluation import mode_kind
+from .runner import mode_kind
 
 METRIC_ROWS = ("hit_at_1", "hit_at_5", "mrr_at_10", "fact_recall", "citation_validity",
                "refusal_accuracy", "false_refusal_rate", "false_answer_rate",
@@ -83,7 +83,7 @@ def markdown(runs: list[dict], refuse_below: float | None = None) -> str:
     if refuse_below is not None:
         lines += ["", f"Refusal threshold (RAG_REFUSE_BELOW): {refuse_below}"]
     lines += side_by_side(runs)
-    from .evaluation import refusal_calibration
+    from .runner import refusal_calibration
     lines += ["", "## Refusal calibration (all suites, extractive runs)", "",
               "Support = 0.6 × cosine(question, answer unit) + 0.4 × share of the question's "
               "content words in the unit. A question naming an entity absent from every "

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from .citations import parse_citation_numbers
+from rag.citations import parse_citation_numbers
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES_DIR = ROOT / "eval" / "cases"
-THRESHOLDS = ROOT / "eval" / "thresholds.yaml"
+from .common import CASES_DIR, ROOT, THRESHOLDS, article_ranking
 K_CURVE = (1, 2, 3, 5, 10)
 
 
@@ -165,12 +163,10 @@ def citation_problems(answer: dict, article_text_of) -> list[str]:
     return problems
 
 
-def article_ranking(pipeline, question: str, depth: int = 10) -> list[str]:
-    ranking: list[str] = []
-    for hit in pipeline.retriever.search(question, k=depth * 4):
-        if hit.passage.article_id not in ranking:
-            ranking.append(hit.passage.article_id)
-    return ranking[:depth]
+def ranked_articles(pipeline, question: str, depth: int = 10) -> list[str]:
+    """The articles retrieval ranks for `question`, best first, at most `depth`."""
+    hits = pipeline.retriever.search(question, k=depth * 4)
+    return article_ranking((h.passage.article_id for h in hits), depth)
 
 
 def run_mode(settings) -> str:
@@ -189,7 +185,7 @@ def run_case(case: Case, pipeline) -> CaseResult:
     started = time.perf_counter()
     answer = pipeline.ask(case.question, history=list(case.history) or None).to_dict()
     seconds = time.perf_counter() - started
-    ranking = article_ranking(pipeline, answer["standalone_question"] or case.question)
+    ranking = ranked_articles(pipeline, answer["standalone_question"] or case.question)
     rank = next((i + 1 for i, a in enumerate(ranking) if a in case.articles), None)
     problems = citation_problems(answer, pipeline.article_text)
     found = sum(found_fact(answer["answer"], f) for f in case.facts) if not answer["refused"] else 0
@@ -223,7 +219,7 @@ def dataset_record(suite: Suite, data_dir: Path, record_id: str) -> dict | None:
 def run_summary_case(case: SummaryCase, suite: Suite, pipeline) -> dict:
     """The cited-summary contract, and ROUGE against the dataset's reference when it has one."""
     from .scoring import rouge, split_run_together
-    from .sentences import sentence_spans
+    from rag.sentences import sentence_spans
     summary = pipeline.summarize(list(case.articles), case.sentences).to_dict()
     problems = citation_problems({"answer": summary["summary"],
                                   "citations": summary["citations"]}, pipeline.article_text)
@@ -358,5 +354,5 @@ def run_suite(name: str, pipeline, thresholds: dict | None = None) -> dict:
 
 def pipeline_for_suite(settings, name: str, embedder=None):
     """Each suite gets its own store under RAG_HOME/eval/<suite>, never the user's archive."""
-    from .pipeline import Pipeline
+    from rag.pipeline import Pipeline
     return Pipeline(settings.with_(home=settings.home / "eval" / name), embedder=embedder).open()

@@ -1,0 +1,50 @@
+"""`python -m rag eval` and `python -m rag bench`, registered through the `rag.commands` entry
+point (pyproject.toml): the library's CLI lists them without importing this package by name."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def cmd_eval(args, pipeline) -> int:
+    from .report import markdown, write_report
+    from .runner import pipeline_for_suite, run_suite, suite_names
+    names = suite_names() if args.suite == "all" else [args.suite]
+    runs = []
+    for name in names:
+        print(f"eval: running suite {name}", file=sys.stderr)
+        suite_pipeline = pipeline_for_suite(pipeline.settings, name, embedder=pipeline.embedder)
+        runs.append(run_suite(name, suite_pipeline))
+    if args.report:
+        for path in write_report(runs, Path(args.report), pipeline.settings.refuse_below):
+            print(f"eval: wrote {path}", file=sys.stderr)
+    failures = [f for r in runs for f in r["failures"]]
+
+    def human(rs):
+        return markdown(rs["suites"], pipeline.settings.refuse_below) + (
+            "\n".join(f"FAILED {f}" for f in failures) or "all thresholds met")
+    args.emit({"suites": runs, "failures": failures}, human)
+    return 1 if failures else 0
+
+
+def cmd_bench(args, settings) -> int:
+    """Throughput, latency and memory figures; builds its own stores in a temporary folder."""
+    from .bench import human_summary, run_bench
+    result = run_bench(settings, report_dir=Path(args.report) if args.report else None,
+                       sizes=args.sizes)
+    args.emit(result, human_summary)
+    return 0
+
+
+def register(command) -> None:
+    """Add the eval side's subcommands; `command(name, func, help, needs_pipeline)` is the
+    CLI's own helper (it adds --json and returns the subparser)."""
+    p = command("eval", cmd_eval, "run eval suites (eval/cases) and gate on eval/thresholds.yaml")
+    p.add_argument("--suite", default="all", help="suite name (seed, bbc, ...) or all")
+    p.add_argument("--report", help="write report.md, report.json and plots to this folder")
+    p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start",
+                needs_pipeline=False)
+    p.add_argument("--report", metavar="DIR", help="also write the JSON result into DIR")
+    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[1000, 10000, 100000], help="store sizes in passages (default "
+                   "1000,10000,100000)")
