@@ -160,3 +160,29 @@ def test_speaker_question_cites_only_that_speaker_and_follow_up_switches(fake_pi
     # nothing on the topic in the index: the passages answer as before
     fallback = fake_pipeline.ask("What did Lavrov say about harbour cranes?")
     assert all((c.start, c.end) not in spans["Sergey Lavrov"] for c in fallback.citations)
+
+
+@pytest.mark.slow
+def test_seed_speaker_questions_with_the_real_model(real_pipeline):
+    """The seed's two questions come from the quote index: only the asked-about speaker's own
+    words, dated; the follow-up switches speaker and keeps the topic."""
+    real_pipeline.ingest([SEED])
+    spans = {}
+    for q in real_pipeline.store.quotes.iter_quotes():
+        spans.setdefault(q.speaker, set()).add((q.start, q.end))
+    text = real_pipeline.article(next(iter(real_pipeline.store.quotes.iter_quotes())).article_id)\
+        .article.text
+    lavrov = real_pipeline.ask("What did Lavrov say about THAAD?")
+    assert lavrov.citations and {(c.start, c.end) for c in lavrov.citations} <= spans["Sergey Lavrov"]
+    assert "won't resolve this problem" in lavrov.text and "This move" not in lavrov.text
+    wang = real_pipeline.ask("What did Wang Yi say about THAAD?")
+    assert {(c.start, c.end) for c in wang.citations} <= spans["Wang Yi"]
+    assert any("goes beyond the defensive needs" in c.quote for c in wang.citations)
+    follow = real_pipeline.ask("And what did Wang Yi say?", history=[
+        {"question": "What did Lavrov say about THAAD?", "answer": lavrov.text}])
+    assert [c.quote for c in follow.citations] == [c.quote for c in wang.citations]
+    for c in (*lavrov.citations, *wang.citations):
+        assert text[c.start:c.end] == c.quote and c.published.startswith("2016-04-30")
+        assert "2016-04-30" in (lavrov.text + wang.text)
+    person, about = real_pipeline.quotes_by("Wang Yi", about="reopening the six-party talks")
+    assert person.name == "Wang Yi" and any("Six-Party Talks" in q.quote for q in about)
