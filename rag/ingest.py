@@ -134,7 +134,7 @@ def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune
                     yield art
 
         written = embed_and_write(changed(), store, embedder, settings, progress)
-        index_missing_quotes(store, embedder)
+        index_missing_quotes(store)
         report.updated = sum(1 for aid in written if aid in known)
         report.added = len(written) - report.updated
         if prune:
@@ -163,9 +163,7 @@ def reindex(store: Store, embedder, settings: Settings,
         stored = (r.article for r in store.iter_records(status="ready", with_text=True,
                                                          page=REINDEX_PAGE))
         counts = embed_and_write(stored, store, embedder, settings, progress, manifest=False)
-        store.finish_reindex(counts)
-        store.quotes.rebuild((r.article for r in store.iter_records(
-            status="ready", with_text=True, page=REINDEX_PAGE)), embedder, extract_quotes)
+        store.finish_reindex(counts)   # quotations keep pointing at the same passage ids
     return {"articles": len(counts), "passages": sum(counts.values()),
             "embed_model": embedder.name, "embed_backend": embedder.backend}
 
@@ -178,15 +176,16 @@ class _ReaderFailed:
         self.error = error
 
 
-def index_missing_quotes(store: Store, embedder) -> int:
+def index_missing_quotes(store: Store) -> int:
     """Index the quotations of ready articles that have none indexed: articles stored before
     the quote index existed, or a backfill a crash cut short. Unchanged stores write nothing."""
     missing = {r.article.id for r in store.iter_records(status="ready")} - store.quotes.indexed_ids()
     done = 0
     for batch in _chunks(sorted(missing), REINDEX_PAGE):
-        records = [store.get_record(aid) for aid in batch]
-        store.quotes.replace([(r.article, extract_quotes(r.article.text)) for r in records if r],
-                             embedder)
+        records = [r for r in (store.get_record(aid) for aid in batch) if r]
+        store.quotes.replace([(r.article, extract_quotes(r.article.text),
+                               [h.passage for h in store.iter_passages({"article_id": r.article.id})])
+                              for r in records])
         done += len(batch)
     return done
 
@@ -266,5 +265,5 @@ def _write_group(group: list[tuple[Article, list[Passage], list]], store: Store,
     vectors = embedder.embed_texts([embedding_text(a.title, p.text) for a, p in rows]) if rows else []
     store.add_passage_rows([(a, p, v) for (a, p), v in zip(rows, vectors, strict=True)])
     if manifest:
-        store.quotes.replace([(art, quotes) for art, _, quotes in group], embedder)
+        store.quotes.replace([(art, quotes, passages) for art, passages, quotes in group])
         store.mark_ready_many([(art, len(passages)) for art, passages, _ in group])

@@ -34,8 +34,11 @@ def test_ingest_indexes_quotes_and_unchanged_reingest_writes_nothing(fake_pipeli
     fake_pipeline.ingest([folder])
     quotes = _quotes(fake_pipeline)
     assert {q.speaker for q in quotes} >= {"Sergey Lavrov", "Wang Yi", "Gordon Brown", None}
+    passages = {h.passage.id: h.passage for h in fake_pipeline.store.iter_passages()}
     for q in quotes:
         assert fake_pipeline.article(q.article_id).article.text[q.start:q.end] == q.quote
+        holder = passages[q.passage_id]          # the passage whose vector stands for its topic
+        assert holder.article_id == q.article_id and holder.start <= q.start < holder.end
     writes = []
     index = fake_pipeline.store.quotes
     real_replace = index.replace
@@ -91,7 +94,7 @@ def test_older_store_without_quotes_is_backfilled_and_check_reports_what_is_miss
     assert any("brown: quotations not indexed" in p for p in consistency_problems(fake_pipeline.store))
     calls = fake_pipeline.embedder.calls
     report = fake_pipeline.ingest([folder])
-    assert report.unchanged == 2 and fake_pipeline.embedder.calls == calls + 1   # quotes only
+    assert report.unchanged == 2 and fake_pipeline.embedder.calls == calls   # nothing re-embedded
     assert _quotes(fake_pipeline, "brown")
     assert consistency_problems(fake_pipeline.store) == []
 
@@ -101,8 +104,7 @@ def test_check_finds_orphan_quotes(fake_pipeline, tmp_path):
     from rag.quotes import extract_quotes
     fake_pipeline.ingest([_corpus(tmp_path)])
     ghost = Article(id="ghost", title="Ghost", text='"Boo," said Casper Ghost.')
-    fake_pipeline.store.quotes.replace([(ghost, extract_quotes(ghost.text))],
-                                       fake_pipeline.embedder)
+    fake_pipeline.store.quotes.replace([(ghost, extract_quotes(ghost.text), [])])
     problems = consistency_problems(fake_pipeline.store)
     assert any("orphaned quotations of unknown article ghost" in p for p in problems)
 

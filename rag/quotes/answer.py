@@ -23,7 +23,7 @@ def answer_from_quotes(question: str, index, embedder, filters=None) -> Answer |
     if person is None or not quotes:
         return None
     if topic:
-        vectors = index.vectors_of([q.id for q in quotes])
+        vectors = index.vectors_of(quotes)
         scored = on_topic(topic, quotes, vectors, embedder.embed_query(topic))
         if not scored:
             return None

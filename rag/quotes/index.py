@@ -1,7 +1,10 @@
 """The quote index: two Chroma collections beside the store's passages (embedded or server).
 
-- `quotes`: one row per quotation: its text, a vector of its sentence (for topic matching), and
-  its article's title/date/source so a speaker's quotes list without touching the manifest;
+- `quotes`: one row per quotation: its text, its sentence, the id of the passage it stands in,
+  and its article's title/date/source, so a speaker's quotes list without touching the manifest.
+  No vector of its own: topic matching reads its passage's stored vector. Encoding each
+  quotation's sentence cost about a third more encoding time at ingest (measured by
+  eval/bench_quotes.py), for a finer vector than the topic match needs;
 - `quote_articles`: one row per article whose quotations are indexed, with their count. It is
   written last, so it is the proof that an article's quotations are complete.
 
@@ -21,7 +24,6 @@ from .extract import Quote
 
 QUOTES = "quotes"
 QUOTE_ARTICLES = "quote_articles"
-QUOTES_REINDEX = "quotes_reindex"
 _PAGE = 5000
 
 
@@ -30,6 +32,7 @@ class StoredQuote:
     id: str
     quote: str
     article_id: str
+    passage_id: str
     start: int
     end: int
     kind: str
@@ -50,25 +53,28 @@ class StoredQuote:
                 "source": self.source, "url": self.url, "start": self.start, "end": self.end}
 
 
-def quote_rows(article: Article, quotes: list[Quote]) -> list[tuple[str, str, dict, str]]:
-    """(id, text, metadata, text to embed) per quotation of `article`."""
+def quote_rows(article: Article, quotes: list[Quote], passages) -> list[tuple[str, str, dict]]:
+    """(id, text, metadata) per quotation of `article`; `passages` are the article's passages
+    (each quotation points to the one holding its start)."""
     from ..store import date_key
     rows = []
     for i, q in enumerate(quotes):
         context = article.text[q.context_start:q.context_end]
-        meta = {"article_id": article.id, "start": q.start, "end": q.end, "kind": q.kind,
+        holder = next((p.id for p in passages if p.start <= q.start < p.end), "")
+        meta = {"article_id": article.id, "passage_id": holder, "start": q.start, "end": q.end, "kind": q.kind,
                 "cue": q.cue or "", "speaker": q.speaker or "", "speaker_label": q.speaker_label or "",
                 "role": q.role or "", "context": context, "title": article.title,
                 "published": article.published or "", "published_key": date_key(article.published),
                 "source": article.source or "", "url": article.url or "",
                 "speaker_key": (q.speaker or "").lower()}
-        rows.append((f"{article.id}::q{i}", q.text, meta, context))
+        rows.append((f"{article.id}::q{i}", q.text, meta))
     return rows
 
 
 def _from_row(qid: str, text: str, meta: dict) -> StoredQuote:
     return StoredQuote(
-        id=qid, quote=text, article_id=meta["article_id"], start=int(meta["start"]),
+        id=qid, quote=text, article_id=meta["article_id"], passage_id=meta.get("passage_id", ""),
+        start=int(meta["start"]),
         end=int(meta["end"]), kind=meta.get("kind", ""), cue=meta.get("cue") or None,
         speaker=meta.get("speaker") or None, speaker_label=meta.get("speaker_label") or None,
         role=meta.get("role") or None, context=meta.get("context", ""),
@@ -88,8 +94,8 @@ class QuoteIndex:
     def _open(self):
         if self._quotes is None:
             client = self.store.open()._client
-            meta = {"hnsw:space": "cosine", **self.store.signature}
-            self._quotes = client.get_or_create_collection(QUOTES, metadata=meta,
+            schema = {"rag_schema": self.store.signature["rag_schema"]}
+            self._quotes = client.get_or_create_collection(QUOTES, metadata=schema,
                                                            embedding_function=None)
             self._articles = client.get_or_create_collection(
                 QUOTE_ARTICLES, metadata={"rag_schema": self.store.signature["rag_schema"]},
@@ -97,21 +103,21 @@ class QuoteIndex:
         return self._quotes, self._articles
 
     # -- writing -------------------------------------------------------------------------
-    def replace(self, extracted: list[tuple[Article, list[Quote]]], embedder) -> None:
-        """Replace the quotations of these articles (the protocol in the module docstring)."""
+    def replace(self, extracted: list[tuple[Article, list[Quote], list]]) -> None:
+        """Replace the quotations of these (article, quotations, passages) (the protocol in
+        the module docstring)."""
         if not extracted:
             return
         quotes, markers = self._open()
-        ids = [a.id for a, _ in extracted]
+        ids = [a.id for a, _, _ in extracted]
         self.delete_many(ids)
-        rows = [row for article, qs in extracted for row in quote_rows(article, qs)]
-        if rows:
-            vectors = embedder.embed_texts([r[3] for r in rows])
-            for i in range(0, len(rows), 1000):
-                part = rows[i:i + 1000]
-                quotes.add(ids=[r[0] for r in part], documents=[r[1] for r in part],
-                           metadatas=[r[2] for r in part], embeddings=vectors[i:i + 1000])
-        markers.upsert(ids=ids, metadatas=[{"quotes": len(qs)} for _, qs in extracted],
+        rows = [row for article, qs, ps in extracted for row in quote_rows(article, qs, ps)]
+        for i in range(0, len(rows), 1000):
+            part = rows[i:i + 1000]
+            # Chroma wants a vector per row; like the manifest, every row gets the same one
+            quotes.add(ids=[r[0] for r in part], documents=[r[1] for r in part],
+                       metadatas=[r[2] for r in part], embeddings=[[1.0]] * len(part))
+        markers.upsert(ids=ids, metadatas=[{"quotes": len(qs)} for _, qs, _ in extracted],
                        embeddings=[[1.0]] * len(ids))
 
     def delete_many(self, article_ids: list[str]) -> None:
@@ -124,36 +130,6 @@ class QuoteIndex:
     def indexed_ids(self) -> set[str]:
         _, markers = self._open()
         return set(markers.get(include=[])["ids"])
-
-    def rebuild(self, articles: Iterable[Article], embedder, extract) -> int:
-        """Re-extract and re-embed every article's quotations into a side collection that
-        replaces `quotes` only when complete (a reindex with another model)."""
-        client = self.store.open()._client
-        if QUOTES_REINDEX in {c.name for c in client.list_collections()}:
-            client.delete_collection(QUOTES_REINDEX)
-        side = client.create_collection(QUOTES_REINDEX, metadata={"hnsw:space": "cosine",
-                                                                  **self.store.signature},
-                                        embedding_function=None)
-        counts: dict[str, int] = {}
-        for article in articles:
-            qs = extract(article.text)
-            rows = quote_rows(article, qs)
-            if rows:
-                side.add(ids=[r[0] for r in rows], documents=[r[1] for r in rows],
-                         metadatas=[r[2] for r in rows],
-                         embeddings=embedder.embed_texts([r[3] for r in rows]))
-            counts[article.id] = len(qs)
-        if QUOTES in {c.name for c in client.list_collections()}:
-            client.delete_collection(QUOTES)
-        side.modify(name=QUOTES)
-        self._quotes = None
-        _, markers = self._open()
-        ids = list(counts)
-        for i in range(0, len(ids), _PAGE):
-            page = ids[i:i + _PAGE]
-            markers.upsert(ids=page, metadatas=[{"quotes": counts[a]} for a in page],
-                           embeddings=[[1.0]] * len(page))
-        return sum(counts.values())
 
     # -- reading -------------------------------------------------------------------------
     def iter_quotes(self, where: dict | None = None) -> Iterator[StoredQuote]:
@@ -184,21 +160,23 @@ class QuoteIndex:
                 return out
             offset += _PAGE
 
-    def vectors_of(self, ids: list[str]) -> dict[str, list[float]]:
-        quotes, _ = self._open()
-        got = quotes.get(ids=list(ids), include=["embeddings"])
-        return {qid: list(v) for qid, v in zip(got["ids"], got["embeddings"])}
+    def vectors_of(self, quotes: list[StoredQuote]) -> dict[str, list[float]]:
+        """quotation id -> the stored vector of the passage it stands in."""
+        wanted = sorted({q.passage_id for q in quotes if q.passage_id})
+        if not wanted:
+            return {}
+        got = self.store.passages.get(ids=wanted, include=["embeddings"])
+        by_passage = {pid: list(v) for pid, v in zip(got["ids"], got["embeddings"])}
+        return {q.id: by_passage[q.passage_id] for q in quotes if q.passage_id in by_passage}
 
     def nearest(self, vector: list[float], k: int) -> list[tuple[StoredQuote, float]]:
-        """The k quotations closest to `vector` (cosine), attributed or not."""
-        quotes, _ = self._open()
-        n = min(k, quotes.count())
-        if n <= 0:
+        """Attributed quotations standing in the k passages closest to `vector` (cosine)."""
+        hits = self.store.dense_search(vector, k)
+        cosine = {h.passage.id: h.score for h in hits}
+        if not cosine:
             return []
-        got = quotes.query(query_embeddings=[vector], n_results=n,
-                           include=["documents", "metadatas", "distances"])
-        return [(_from_row(qid, text, meta), 1.0 - dist) for qid, text, meta, dist in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        where = {"$and": [{"passage_id": {"$in": list(cosine)}}, {"speaker": {"$ne": ""}}]}
+        return [(q, cosine[q.passage_id]) for q in self.iter_quotes(where=where)]
 
     def count(self) -> int:
         quotes, _ = self._open()

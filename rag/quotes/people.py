@@ -7,9 +7,10 @@ whose surname (or, for Chinese order, family name) that is; when several full na
 or none, it stays an entry of its own. Two full names sharing a surname are never merged: only
 the same full name is evidence of the same person.
 
-Topic rule (`--about`): a quotation is on a topic when its sentence holds at least half of the
-topic's content words (stemmed), or its sentence vector is close to the topic's
-(cosine >= ABOUT_DENSE_MIN); on-topic quotations rank by the mean of the two.
+Topic rule (`--about`): a quotation is on a topic when the quotation and its sentence hold at
+least half of the topic's content words (stemmed), or the passage it stands in is close to the
+topic (cosine of the stored passage vector >= ABOUT_DENSE_MIN); on-topic quotations rank by the
+mean of the two.
 """
 from __future__ import annotations
 
@@ -89,8 +90,10 @@ def _add(p: Person, row) -> None:
     speaker, label, role, source, key, published = row
     p.members.add(speaker)
     p.aliases.add(speaker)
-    if label and label.split()[0].rstrip(".").lower() in TITLES:
-        p.aliases.add(label)
+    words = label.split()
+    if words and (words[0].rstrip(".").lower() in TITLES and len(words) == 2
+                  or len(words) == 1 and words[0] in p.name.split()):
+        p.aliases.add(label)                     # "Mr Lavrov", "Lavrov"
     if role and role.split()[0].lower() not in ("a", "an", "the"):
         p.roles[role] = p.roles.get(role, 0) + 1
     p.quotes += 1
@@ -172,7 +175,7 @@ def quotes_by(index, embedder, name: str, about: str | None = None, filters=None
     quotes = [q for q in index.iter_quotes(where={"speaker": {"$in": sorted(person.members)}})
               if filters is None or filters.accepts(q.article_id, q.source, q.published_key)]
     if about:
-        vectors = index.vectors_of([q.id for q in quotes]) if quotes else {}
+        vectors = index.vectors_of(quotes) if quotes else {}
         quotes = [q for q, _ in on_topic(about, quotes, vectors, embedder.embed_query(about))]
     quotes = order_oldest_first(quotes)
     return person, quotes[:limit] if limit else quotes

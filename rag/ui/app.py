@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import render
-from . import chat, library, status
+from . import chat, library, people, status
 from .common import bind
 
 TITLE = "News archive assistant"
@@ -23,6 +23,8 @@ def build_ui(pipeline) -> gr.Blocks:
             add = library.add_tab(pipeline)
         with gr.Tab("Summaries"):
             s = library.summaries_tab(pipeline)
+        with gr.Tab("People"):
+            people.tab(pipeline)
         with gr.Tab("Status"):
             st = status.tab(pipeline)
         # Order matches library.after_change's return value.
