@@ -58,6 +58,8 @@ def per_month_plot(quotes: list[dict]):
     fig, ax = plt.subplots(figsize=(6, 2.2))
     ax.bar(keys, [months[k] for k in keys], color="#4a7bd0")
     ax.set_ylabel("quotations")
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     fig.tight_layout()
     plt.close(fig)
