@@ -20,44 +20,11 @@ from dataclasses import dataclass
 
 from ..sentences import sentence_spans
 from .marks import QuotedSpan, masked, quoted_spans
-from .names import ROLE_WORDS, ArticlePeople, Person, Speaker, split_role
+from .cues import (CUE, CUE_THEN_REST, MIXED_CUE, SOMEONE_ELSES, TRAILING_AFTER_FRAGMENT,
+                   Attribution, aux_only, inverted_subject, sentence_subject, words_before)
+from .names import ArticlePeople, Person, Speaker
+from .reported import reported_speech
 
-_VERBS = (r"said|says|say|told|tells|tell|added|adds|add|warned|warns|warn|argued|argues|argue|"
-          r"insisted|insists|explained|noted|stated|claimed|asked|replied|declared|"
-          r"announced|wrote|writes|urged|admitted|admits|conceded|acknowledged|acknowledge|"
-          r"suggested|suggests|predicted|stressed|commented|continued|concluded|revealed|"
-          r"maintained|complained|believes|believed|telling|saying|adding|warning|arguing|"
-          r"pointed out|went on|cautioned|agreed|predicts|estimated|reckoned|reckons")
-CUE = re.compile(rf"\b(?:{_VERBS})\b")
-# Verbs that carry someone's words into a sentence as quoted fragments (mixed quotes).
-_MIXED_VERBS = (r"branded|dismissed|described|describing|called|calling|accused|rejected|denied|"
-                r"attacked|pledged|promised|criticised|praised|blamed|welcomed|condemned|"
-                r"defended|vowed|urging|hit back|labelled|dubbed|insisting|wants|hopes|"
-                r"denies|rejects|accuses|calls")
-MIXED_CUE = re.compile(rf"\b(?:{_VERBS}|{_MIXED_VERBS})\b")
-_AUX = {"has", "had", "have", "will", "would", "also", "then", "later", "again", "has also",
-        "once", "previously", "had previously", "recently", "today", "yesterday", "himself",
-        "herself", "has since", "may", "might", "could", "was", "is", "is to", "was to",
-        "further", "simply", "only", "repeatedly", "publicly", "privately"}
-_LEAD_IN = re.compile(r"^(?:but|and|however|yet|so|meanwhile|instead|now|still)\b[,]?\s*", re.I)
-_SOMEONE_ELSES = re.compile(r"\bby\s+(?:Mr |Mrs |Ms |the\s|[A-Z])|\b(?:claims?|remarks?|words|"
-                            r"comments?|jibes?|accusations?|allegations?|suggestions?)\s+(?:by|"
-                            r"from|of|that)\b")
-_ACCORDING = re.compile(r"\baccording to\s+([^,.;]{2,80}?)(?=[,.;]|$)", re.I)
-_TOLD_OBJECT = re.compile(r"^\s*(?:the\s+|a\s+|an\s+)?(?:(?:[A-Z][\w'’\-]*|of|the)\s+)*"
-                          r"(?:[A-Z][\w'’\-]*)?(?:'s|’s)?\s*(?:\w+\s+)?(?:programme|newspaper|"
-                          r"paper|magazine|station|show|reporters|journalists|MPs|delegates|"
-                          r"conference|audience|party)?\s*")
-_TRAILING = re.compile(rf",\s*([^,;]{{1,70}}?)\s+(?:(?:has|had|have|will|would)\s+)?({_VERBS})"
-                       r"(?:\s+(?:in|on|at|during|after|to|the|a|BBC|yesterday|today|this|last)"
-                       r"\b[^,;]*)?\.?\s*$")
-_TRAILING_INVERTED = re.compile(r",\s*(said|says|added|adds|warned|argued|insisted|explained|"
-                                r"noted|continued|concluded|stressed)\s+((?:[A-Z]|an?\s|the\s)"
-                                r"(?:(?!\bthat\b)[^,;]){1,60})\.?\s*$")
-_TRAILING_AFTER_FRAGMENT = re.compile(rf",\s*([^,.;]{{1,60}}?)\s+(?:{_VERBS})\b[^,.;]*\.?\s*$")
-_CUE_GROUP = re.compile(rf"\b({_VERBS})\b")
-_CUE_THEN_REST = re.compile(rf"({_VERBS})\s+(.+)", re.S)
-PRONOUN_SUBJECTS = {"he", "she", "they", "it", "we", "i"}
 
 
 @dataclass(frozen=True)
@@ -74,13 +41,6 @@ class Quote:
     context_end: int
 
 
-@dataclass
-class _Attribution:
-    phrase: str
-    at: int                     # where the subject phrase is, for pronoun resolution
-    cue: str | None
-
-
 def extract_quotes(text: str) -> list[Quote]:
     """Every quotation of `text` in order, each an exact span with its resolved speaker."""
     spans = quoted_spans(text)
@@ -89,10 +49,10 @@ def extract_quotes(text: str) -> list[Quote]:
     sentences = sentence_spans(text) or [(0, len(text))]
     items: list[tuple[int, str, object]] = []
     for s_start, s_end in sentences:
-        subject = _sentence_subject(narrative, s_start, s_end)
+        subject = sentence_subject(narrative, s_start, s_end)
         if subject:
             items.append((s_start, "subject", subject))
-    reported = _reported(text, narrative, sentences, spans)
+    reported = reported_speech(text, narrative, sentences, spans)
     covered = [(r[0], r[1]) for r in reported]
     for r in reported:
         items.append((r[2].at, "reported", r))
@@ -128,12 +88,11 @@ def extract_quotes(text: str) -> list[Quote]:
         if attribution is not None:
             who = resolve(attribution.phrase, attribution.at)
             cue = attribution.cue
-        elif kind in ("direct", "standalone") and last_speaker and _follows(text, last_speaker[0], span.open_at):
+        elif kind in ("direct", "standalone") and last_speaker and \
+                _follows(text, last_speaker[0], span.open_at):
             who, cue = last_speaker[1], last_speaker[2]      # split quote or continued speaker
         else:
             who, cue = Speaker(None, None), None
-        if kind == "standalone" and attribution is None and who.person is None and who.label is None:
-            kind = "direct"
         _remember(people, who, recent, at)
         ctx = _context(sentences, span.start, span.end)
         out.append(Quote(span.start, span.end, text[span.start:span.end],
@@ -184,78 +143,7 @@ def _follows(text: str, previous_end: int, open_at: int) -> bool:
         len(re.findall(r"[.!?]\s", gap + " ")) <= 1 and bool(CUE.search(gap)))
 
 
-def _words_before(narrative: str, cue_start: int, floor: int) -> str:
-    """The subject phrase of the cue verb at `cue_start`, within its clause; a participle
-    ("..., telling Radio 4 ...") takes the subject of its sentence."""
-    if re.match(r"[a-z]+ing\b", narrative[cue_start:cue_start + 12]) and cue_start > floor:
-        return _sentence_subject(narrative, floor, cue_start) or ""
-    clause = re.sub(r"\s[-–]\s[^-–\n]{1,80}?\s[-–](?=\s)", lambda m: " " * len(m.group()),
-                    narrative[floor:cue_start])
-    cut = max(clause.rfind(c) for c in ",;:.\n")
-    chunk = clause[cut + 1:].strip()
-    if not chunk and cut >= 0 and clause[cut] == ",":
-        # "Mr Hain, Leader of the Commons, told ...": step over the appositive.
-        head = clause[:cut]
-        prev = max(head.rfind(c) for c in ",;:.\n")
-        appositive = head[prev + 1:]
-        if prev >= 0 and head[prev] == "," and (
-                any(w.lower() in ROLE_WORDS for w in appositive.split())
-                or re.match(r"\s*(?:an?|the)\s", appositive)):
-            before = head[:prev]
-            chunk = before[max(before.rfind(c) for c in ",;:.\n") + 1:].strip()
-    words = chunk.split()
-    while words and (" ".join(words[-2:]).lower() in _AUX or words[-1].lower() in _AUX):
-        words = words[:-2] if " ".join(words[-2:]).lower() in _AUX else words[:-1]
-    if not words:
-        return ""
-    if words[-1].lower() in PRONOUN_SUBJECTS:
-        return words[-1]
-    text = " ".join(words)
-    text = _LEAD_IN.sub("", text)
-    run = []
-    for w in reversed(text.split()):
-        if w[:1].isupper() or w.lower() in ROLE_WORDS:
-            run.append(w)
-        else:
-            break
-    phrase = " ".join(reversed(run))
-    det = re.search(r"\b(?:a|an|the|one|several|some|many|other)\s+[^,]*$", text, re.I)
-    if det and not re.search(r"\b(?:that|which|who|if|whether)\b", det.group()) and not (
-            run and split_role(list(reversed(run)))[1]):
-        return det.group().strip()
-    head = text.split()[:len(text.split()) - len(run)]
-    if run and len(head) >= 2 and head[-1] in ("of", "at", "from") and head[-2][:1].isupper():
-        # "Nicolas Sarkozy of France", "Junya Tanase of JPMorgan": the person comes first
-        person = []
-        for w in reversed(head[:-1]):
-            if not w[:1].isupper():
-                break
-            person.insert(0, w)
-        phrase = " ".join(person)
-    if not phrase and len(text.split()) <= 3:
-        return text       # "analysts said", "officials said"
-    return phrase
-
-
-_VERB_LIKE = re.compile(rf"\b(?:{_VERBS}|{_MIXED_VERBS}|is|was|are|were|has|have|had|will|would|"
-                        r"can|could|may|might|must|should|[a-z]{3,}ed)\b")
-
-
-def _sentence_subject(narrative: str, start: int, end: int) -> str | None:
-    """Who a sentence is about: the name or pronoun before its first verb ("Mr Howard said",
-    "Formerly one of Mr Brown's aides, Ed Balls hinted", "BNP leader Nick Griffin told")."""
-    verb = _VERB_LIKE.search(narrative, start, min(end, start + 200))
-    if not verb:
-        return None
-    phrase = _words_before(narrative, verb.start(), start)
-    if not phrase or phrase.lower() not in PRONOUN_SUBJECTS and not phrase[:1].isupper():
-        return None
-    if phrase.endswith(("'s", "’s")):
-        return None   # "Mr Howard's stance" is not Mr Howard acting
-    return phrase
-
-
-def _attribute_quote(text: str, narrative: str, span: QuotedSpan, sentences) -> tuple[_Attribution | None, str]:
+def _attribute_quote(text: str, narrative: str, span: QuotedSpan, sentences) -> tuple[Attribution | None, str]:
     """(attribution, kind) of a quotation outside any reported clause."""
     line_start = narrative.rfind("\n", 0, span.open_at) + 1
     sentence_start = max([s for s, e in sentences if s <= span.open_at] or [line_start])
@@ -278,155 +166,50 @@ def _attribute_quote(text: str, narrative: str, span: QuotedSpan, sentences) -> 
     if (ends_clause or quoted_alone) and not sentence_closed:
         t = tail.lstrip(" ,")
         offset = span.close_at + 1 + (len(tail) - len(tail.lstrip(" ,")))
-        m = _CUE_THEN_REST.match(t)
+        m = CUE_THEN_REST.match(t)
         if m and not m.group(2).lower().startswith(("that ", "by ")):
-            phrase = _inverted_subject(m.group(2))
+            phrase = inverted_subject(m.group(2))
             if phrase:
-                return _Attribution(phrase, offset + m.start(2), m.group(1)), "direct"
+                return Attribution(phrase, offset + m.start(2), m.group(1)), "direct"
         m = CUE.search(t)
         if m and len(t[:m.start()].split()) <= 7:
-            phrase = _words_before(t, m.start(), 0)
+            phrase = words_before(t, m.start(), 0)
             if phrase and " ".join(t[:m.start()].split()).endswith(
-                    tuple(phrase.split()[-1:])) or (phrase and _aux_only(t[:m.start()], phrase)):
-                return _Attribution(phrase, offset, m.group()), "direct"
+                    tuple(phrase.split()[-1:])) or (phrase and aux_only(t[:m.start()], phrase)):
+                return Attribution(phrase, offset, m.group()), "direct"
     # 2. before it: `Lavrov said: "` / `He added, on Radio 4's Today programme: "` / `he said "`
     cues = list(CUE.finditer(before))
     if cues:
         m = cues[-1]
         rest = before[m.end():]
         if rest.rstrip().endswith((":", ",")) or not rest.strip() or quoted_alone:
-            phrase = _words_before(narrative, sentence_start + m.start(), sentence_start)
+            phrase = words_before(narrative, sentence_start + m.start(), sentence_start)
             if not phrase and rest.strip():      # `"...," said Joaquin Almunia, "but ...`
-                phrase = _inverted_subject(rest.strip())
+                phrase = inverted_subject(rest.strip())
             if phrase:
-                return _Attribution(phrase, sentence_start + m.start(), m.group()), \
-                    "direct" if rest.rstrip().endswith(":") or len(span_words(narrative, span)) else "mixed"
+                return Attribution(phrase, sentence_start + m.start(), m.group()), "direct"
     # 3. a fragment inside a sentence: the speaker of that sentence's speech verb
     if not quoted_alone:
-        mixed = list(MIXED_CUE.finditer(before))
+        mixed = list(MIXED_CUE.finditer(before))   # "..., branded Mr Howard "arrogant and wrong"
         if mixed:
             m = mixed[-1]
             between = before[m.end():]
-            if not _SOMEONE_ELSES.search(between):
-                phrase = _words_before(narrative, sentence_start + m.start(), sentence_start)
+            if not SOMEONE_ELSES.search(between):
+                phrase = words_before(narrative, sentence_start + m.start(), sentence_start)
                 if before[:m.start()].rstrip().endswith(",") and re.match(r"\s+[A-Z]", between):
-                    phrase = _inverted_subject(between.strip())   # "..., said Junya Tanase of X,"
+                    phrase = inverted_subject(between.strip())   # "..., said Junya Tanase of X,"
                 if phrase:
-                    return _Attribution(phrase, sentence_start + m.start(), m.group()), "mixed"
+                    return Attribution(phrase, sentence_start + m.start(), m.group()), "mixed"
             return None, "mixed"
         s_end = min([e for s, e in sentences if s <= span.open_at < e] or [line_end])
-        trailing = _TRAILING_AFTER_FRAGMENT.search(narrative[span.close_at + 1:s_end])
+        trailing = TRAILING_AFTER_FRAGMENT.search(narrative[span.close_at + 1:s_end])
         if trailing:
             verb = CUE.search(trailing.group(0))
-            phrase = _words_before(narrative, span.close_at + 1 + trailing.start() + verb.start(),
+            phrase = words_before(narrative, span.close_at + 1 + trailing.start() + verb.start(),
                                    span.close_at + 1 + trailing.start())
             if phrase:
-                return _Attribution(phrase, span.close_at + 1 + trailing.start(1), verb.group()), "mixed"
+                return Attribution(phrase, span.close_at + 1 + trailing.start(1), verb.group()), "mixed"
         return None, "mixed"
     return None, "standalone"
 
 
-def span_words(text: str, span: QuotedSpan) -> list[str]:
-    return text[span.start:span.end].split()
-
-
-def _aux_only(head: str, phrase: str) -> bool:
-    rest = " ".join(head.split())
-    return rest.startswith(phrase) and all(w.lower() in _AUX for w in rest[len(phrase):].split())
-
-
-def _inverted_subject(after: str) -> str | None:
-    """"Sergey Lavrov, Russian Minister ..." -> "Sergey Lavrov"; "a company spokeswoman." ->
-    "a company spokeswoman"; "Chinese Foreign Minister Wang Yi." -> the whole phrase."""
-    head = re.split(r"[,.;:\n]|\s(?:in|on|at|during|after|before|when|while|who|as|yesterday|"
-                    r"today|last|this|earlier|from|to|of)\s", after + " ", maxsplit=1)[0].strip()
-    words = head.split()[:7]
-    if not words:
-        return None
-    if words[0].lower() in PRONOUN_SUBJECTS:
-        return words[0]
-    return " ".join(words)
-
-
-def _reported(text: str, narrative: str, sentences, spans) -> list[tuple[int, int, _Attribution]]:
-    """(start, end, attribution) of reported speech: the clause reported, without its frame."""
-    found = []
-    for s, e in sentences:
-        sent = narrative[s:e]
-        if not sent.strip():
-            continue
-        body_end = e - (1 if text[e - 1:e] == "." else 0)
-        # "According to X, CLAUSE." / "CLAUSE, according to X."
-        m = _ACCORDING.search(sent)
-        if m:
-            if len(sent[:m.start()].split()) <= 2:
-                c_start = s + m.end() + 1
-                c_end = body_end
-            else:
-                c_start, c_end = s, s + m.start()
-            found.append(_clause(text, c_start, c_end, _Attribution(m.group(1), s + m.start(1),
-                                                                   "according to")))
-            continue
-        # "CLAUSE, X said." (the clause has no quotation of its own)
-        m = _TRAILING.search(sent)
-        if m and m.start() > 20 and not _has_quote(narrative, s, e, spans):
-            phrase = _words_before(narrative, s + m.start(2), s + m.start() + 1)
-            if phrase:
-                found.append(_clause(text, s, s + m.start(),
-                                     _Attribution(phrase, s + m.start(1), m.group(2))))
-                continue
-        m = _TRAILING_INVERTED.search(sent)
-        if m and m.start() > 20 and not _has_quote(narrative, s, s + m.start(), spans):
-            phrase = _inverted_subject(m.group(2))
-            if phrase:
-                found.append(_clause(text, s, s + m.start(),
-                                     _Attribution(phrase, s + m.start(2), m.group(1))))
-                continue
-        # "X said (that) CLAUSE" / "X told BBC Radio 4 (that) CLAUSE"
-        for m in _CUE_GROUP.finditer(sent):
-            verb = m.group(1)
-            if verb in ("asked",):
-                continue
-            phrase = _words_before(narrative, s + m.start(), s)
-            if not phrase or phrase.lower() in ("it", "they", "i", "we") and verb != "said":
-                continue
-            rest = sent[m.end():]
-            if verb.startswith("told") or verb.startswith("tell"):
-                that = re.match(r"\s*(?:[^\s,.;:]+\s+){1,8}?that\s", rest)
-                skip = that.end() if that else _TOLD_OBJECT.match(rest).end()
-            else:
-                that = re.match(r"\s*(?:on\s+\w+\s+|in\s+\w+\s+|yesterday\s+|today\s+)?that\s", rest)
-                skip = that.end() if that else len(rest) - len(rest.lstrip())
-            c_start = s + m.end() + skip
-            c_text = narrative[c_start:body_end]
-            stripped = c_text.strip()
-            if (len(stripped.split()) < 3 or stripped[:1] in ",:;" or text[c_start:c_start + 1] in "\"“"
-                    or re.match(r"(?:to|for|of|on|in|at|by|with|about|as|and|but|during|after|before|"
-                                r"when|while|from|his|her|their|its|yesterday|today|last|this|"
-                                r"earlier|later|recently|repeatedly|so|goodbye|sorry|no|yes)\b",
-                                stripped) or stripped.endswith(":")):
-                continue
-            first = text[c_start:body_end].lstrip()
-            if first[:1] in "\"“":
-                continue
-            if _has_quote(narrative, c_start, body_end, spans) and _SOMEONE_ELSES.search(
-                    narrative[c_start:body_end]):
-                break
-            found.append(_clause(text, c_start, body_end, _Attribution(phrase, s + m.start(), verb)))
-            break
-    return [f for f in found if f[1] - f[0] > 10]
-
-
-def _has_quote(narrative: str, start: int, end: int, spans) -> bool:
-    return any(start <= sp.open_at < end for sp in spans)
-
-
-def _clause(text: str, start: int, end: int, attribution: _Attribution):
-    while start < end and text[start] in " ,":
-        start += 1
-    while end > start and text[end - 1] in " ,.":
-        end -= 1
-    # a clause that ends inside a quotation keeps the quotation whole
-    if text[start:end].count('"') % 2 and text[end:end + 1] == '"':
-        end += 1
-    return (start, end, attribution)

@@ -17,7 +17,7 @@ the invariants `rag check` enforces. Rows from Chroma become `StoredQuote`s here
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from ..articles import Article
 from .extract import Quote
