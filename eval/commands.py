@@ -8,13 +8,17 @@ from pathlib import Path
 
 def cmd_eval(args, pipeline) -> int:
     from .report import markdown, write_report
-    from .runner import pipeline_for_suite, run_suite, suite_names
+    from .runner import pipeline_for_suite, run_suite, runs_on_archive, suite_names
     names = suite_names() if args.suite == "all" else [args.suite]
     runs = []
     for name in names:
         print(f"eval: running suite {name}", file=sys.stderr)
-        suite_pipeline = pipeline_for_suite(pipeline.settings, name, embedder=pipeline.embedder)
+        suite_pipeline = pipeline if runs_on_archive(name) else pipeline_for_suite(
+            pipeline.settings, name, embedder=pipeline.embedder)
         runs.append(run_suite(name, suite_pipeline))
+        if runs[-1]["review"]:
+            print(f"eval: {len(runs[-1]['review'])} case(s) marked for review were not run: "
+                  f"{', '.join(runs[-1]['review'])}", file=sys.stderr)
     if args.report:
         for path in write_report(runs, Path(args.report), pipeline.settings.refuse_below):
             print(f"eval: wrote {path}", file=sys.stderr)
@@ -40,7 +44,9 @@ def register(command) -> None:
     """Add the eval side's subcommands; `command(name, func, help, needs_pipeline)` is the
     CLI's own helper (it adds --json and returns the subparser)."""
     p = command("eval", cmd_eval, "run eval suites (eval/cases) and gate on eval/thresholds.yaml")
-    p.add_argument("--suite", default="all", help="suite name (seed, bbc, ...) or all")
+    p.add_argument("--suite", default="all",
+                   help="suite name (seed, bbc, ...), all, or a suite file such as one written "
+                        "by `feedback export FILE.yaml` (no corpus: runs on the archive)")
     p.add_argument("--report", help="write report.md, report.json and plots to this folder")
     p = command("bench", cmd_bench, "measure encoder, ingest, answer latency, memory, cold start",
                 needs_pipeline=False)

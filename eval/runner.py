@@ -50,9 +50,11 @@ class SummaryCase:
 @dataclass(frozen=True)
 class Suite:
     name: str
-    corpus: tuple[dict, ...]
+    corpus: tuple[dict, ...]      # empty: the suite runs against the archive in RAG_HOME
     cases: tuple[Case, ...]
     summaries: tuple[SummaryCase, ...] = ()
+    thresholds: dict = field(default_factory=dict)   # a suite file's own minimums (extractive)
+    review: tuple[str, ...] = ()  # ids of cases marked `review: true`: not run until written
 
 
 @dataclass
@@ -95,8 +97,11 @@ def load_suite(name_or_path: str) -> Suite:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: invalid YAML: {exc}") from None
-    cases = []
+    cases, review = [], []
     for i, c in enumerate(raw.get("cases") or []):
+        if isinstance(c, dict) and c.get("review"):   # e.g. from thumbs-down feedback
+            review.append(str(c.get("id", i)))
+            continue
         try:
             cases.append(Case(id=c["id"], question=c["question"], type=c.get("type", "factual"),
                               answerable=bool(c.get("answerable", True)),
@@ -112,8 +117,11 @@ def load_suite(name_or_path: str) -> Suite:
                                          c.get("reference_field")))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: summary case {i}: missing or bad field {exc}") from None
+    own = raw.get("thresholds") or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"{path}: thresholds: expected metric: minimum pairs")
     return Suite(raw.get("suite", path.stem), tuple(raw.get("corpus") or ()), tuple(cases),
-                 tuple(summaries))
+                 tuple(summaries), own, tuple(review))
 
 
 def corpus_paths(suite: Suite, data_dir: Path, workdir: Path) -> list[Path]:
@@ -338,21 +346,36 @@ def threshold_failures(suite: str, metrics: dict, thresholds: dict,
 
 
 def run_suite(name: str, pipeline, thresholds: dict | None = None) -> dict:
+    """Run suite `name` (a name under eval/cases, or a YAML file's path) on `pipeline`: its
+    corpus is ingested first; a suite without one runs on the archive as it is."""
     suite = load_suite(name)
-    ingest = ingest_suite(suite, pipeline)
+    if suite.corpus:
+        ingest = ingest_suite(suite, pipeline)
+    else:
+        ingest = {"articles": pipeline.store.article_count(),
+                  "passages": pipeline.store.passage_count()}
+    thresholds = load_thresholds() if thresholds is None else thresholds
+    if suite.thresholds:
+        thresholds = {**thresholds, suite.name: suite.thresholds}
     results = [run_case(c, pipeline) for c in suite.cases]
     summaries = [run_summary_case(c, suite, pipeline) for c in suite.summaries]
     metrics = metrics_of(results, summaries)
     mode = run_mode(pipeline.settings)
-    failures = threshold_failures(suite.name, metrics,
-                                  load_thresholds() if thresholds is None else thresholds, mode)
+    failures = threshold_failures(suite.name, metrics, thresholds, mode)
     return {"suite": suite.name, "mode": mode, "corpus": {"articles": ingest["articles"],
                                             "passages": ingest["passages"]},
             "metrics": metrics, "failures": failures, "cases": [asdict(r) for r in results],
-            "summaries": summaries}
+            "summaries": summaries, "review": list(suite.review)}
 
 
 def pipeline_for_suite(settings, name: str, embedder=None):
-    """Each suite gets its own store under RAG_HOME/eval/<suite>, never the user's archive."""
+    """Each suite with a corpus gets its own store under RAG_HOME/eval/<suite>, never the user's
+    archive (a suite file's store is named after the file)."""
     from rag.pipeline import Pipeline
-    return Pipeline(settings.with_(home=settings.home / "eval" / name), embedder=embedder).open()
+    return Pipeline(settings.with_(home=settings.home / "eval" / Path(name).stem),
+                    embedder=embedder).open()
+
+
+def runs_on_archive(name: str) -> bool:
+    """True for a suite without a corpus (e.g. exported feedback): it runs on RAG_HOME's archive."""
+    return not load_suite(name).corpus

@@ -327,11 +327,19 @@ def _paragraphs(lines: Iterable[str], join_wrapped: bool = False) -> str:
 
 
 def _load_html(path: Path, html: str | bytes) -> tuple[Article | None, str | None]:
+    return html_article(html, article_id=_slug(path.stem), path=str(path),
+                        fallback_title=path.stem)
+
+
+def html_article(html: str | bytes, *, article_id: str, path: str, url: str | None = None,
+                 fallback_title: str | None = None) -> tuple[Article | None, str | None]:
+    """One web page's main text and metadata through trafilatura (a file or a fetched URL)."""
     import trafilatura  # heavy import, only needed for HTML
 
     try:
-        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                          include_tables=True, favor_recall=True)
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True,
+                                          include_comments=False, include_tables=True,
+                                          favor_recall=True)
     except Exception as e:  # third-party parser on arbitrary markup: report, don't crash ingest
         return None, f"HTML extraction failed ({type(e).__name__}: {e})"
     if doc is None or not (doc.text or "").strip():
@@ -345,11 +353,12 @@ def _load_html(path: Path, html: str | bytes) -> tuple[Article | None, str | Non
     if not text:
         return None, "no article text found"
     found = {"title": title, "published": _iso_date(doc.date), "author": doc.author,
-             "source": doc.sitename, "url": doc.url, "category": ", ".join(doc.categories or [])}
+             "source": doc.sitename, "url": doc.url or url,
+             "category": ", ".join(doc.categories or [])}
     fields.update({k: v for k, v in found.items() if v})
-    fields["title"] = fields.get("title") or _title_from_text(text) or path.stem
-    fields["source"] = fields.get("source") or _domain(doc.url)
-    return Article(id=_slug(path.stem), text=text, path=str(path), **fields), None
+    fields["title"] = fields.get("title") or _title_from_text(text) or fallback_title or article_id
+    fields["source"] = fields.get("source") or _domain(fields.get("url"))
+    return Article(id=article_id, text=text, path=path, **fields), None
 
 # ---------------------------------------------------------------- .jsonl
 

@@ -43,9 +43,11 @@ def _filters(args):
 
 
 def cmd_ingest(args, pipeline) -> int:
-    paths = [Path(p) for p in args.paths] or [pipeline.settings.corpus]
+    from .fetch import is_url
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
     progress = _progress_bar(args)
-    report = pipeline.ingest(paths, prune=args.prune, progress=progress)
+    report = pipeline.ingest(paths, prune=args.prune, progress=progress, urls=urls)
     progress.close()
 
     def human(d):
@@ -186,6 +188,73 @@ def cmd_summarize(args, pipeline) -> int:
     return 0
 
 
+def cmd_watch(args, pipeline) -> int:
+    """Re-sync until interrupted; one line per change (one JSON object per line with --json)."""
+    from .fetch import is_url
+    from .watch import describe, parse_interval, watch
+    every = parse_interval(args.every)
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
+
+    def emit(event: dict) -> None:
+        print(json.dumps(event, ensure_ascii=False) if args.json
+              else f"{event['time']}  {describe(event)}", flush=True)
+
+    print(f"watch: syncing {', '.join(args.paths) or str(pipeline.settings.corpus)} every "
+          f"{args.every}; Ctrl-C stops", file=sys.stderr)
+    try:
+        watch(pipeline, paths, urls, every, prune=args.prune, rounds=args.rounds, emit=emit)
+    except KeyboardInterrupt:
+        print("watch: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_feedback(args, settings) -> int:
+    """List answer feedback (every user's, or --user's); `export FILE.yaml` writes eval cases."""
+    from .conversations import Conversations, NotFound
+    from .feedback import describe, export_suite
+    store = Conversations.under(settings.home)
+    rows = store.feedback(args.user)
+    if args.action is None:
+        _emit(args, rows, lambda rs: "\n".join(map(describe, rs)) or "(no feedback)")
+        return 0
+    if args.action != "export" or not args.file:
+        raise ValueError("feedback: expected `feedback` or `feedback export FILE.yaml`")
+    histories = {}
+    for row in rows:
+        if row["conversation_id"] and row["turn"]:
+            try:
+                turns = store.get(row["user"], row["conversation_id"])["turns"]
+            except NotFound:      # the conversation was deleted since: the case stands alone
+                continue
+            histories[row["id"]] = [t for t in turns if t["turn"] < row["turn"]]
+    out = Path(args.file)
+    tmp = out.with_name(f".{out.name}.part")
+    tmp.write_text(export_suite(rows, histories), encoding="utf-8")
+    tmp.replace(out)
+    up = sum(1 for r in rows if r["rating"] > 0)
+    _emit(args, {"file": str(out), "cases": len(rows), "regression": up,
+                 "review": len(rows) - up},
+          lambda d: f"wrote {d['file']}: {d['regression']} regression case(s), {d['review']} "
+                    "marked for review")
+    return 0
+
+
+def cmd_passwd(args, settings) -> int:
+    """Print a users-file line for RAG_AUTH (the password is read from stdin, never an argument)."""
+    import getpass
+    from .users import hash_password
+    if ":" in args.name or not args.name.strip():
+        raise ValueError(f"user name {args.name!r}: must be non-empty, without ':'")
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    password = password.rstrip("\n")
+    if not password:
+        raise ValueError("password: empty")
+    line = f"{args.name}:{hash_password(password)}"
+    _emit(args, {"line": line}, lambda d: d["line"])
+    return 0
+
+
 def cmd_reindex(args, pipeline) -> int:
     """Rebuild every passage vector with the configured model and backend (store not yet opened)."""
     from .ingest import reindex
@@ -226,8 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func, needs_pipeline=needs_pipeline)
         return p
 
-    p = command("ingest", cmd_ingest, "sync files or folders into the store (default: corpus/)")
-    p.add_argument("paths", nargs="*")
+    p = command("ingest", cmd_ingest, "sync files, folders, web pages and RSS/Atom feeds into "
+                "the store (default: corpus/)")
+    p.add_argument("paths", nargs="*", metavar="PATH|URL")
     p.add_argument("--prune", action="store_true", help="delete articles whose source is gone")
     command("articles", cmd_articles, "list stored articles")
     p = command("show", cmd_show, "print one article's cleaned text and metadata")
@@ -262,6 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--about", help="only people quoted on this topic")
     p = command("delete", cmd_delete, "delete an article and its passages")
     p.add_argument("id")
+    p = command("watch", cmd_watch, "re-sync folders, pages and feeds until stopped, one line "
+                "per change (JSON lines with --json)")
+    p.add_argument("paths", nargs="*", metavar="PATH|URL")
+    p.add_argument("--every", default="15m", help="interval: 30s, 15m, 1h (default 15m)")
+    p.add_argument("--prune", action="store_true", help="delete articles whose file is gone")
+    p.add_argument("--rounds", type=int, default=None, help="stop after N syncs (default: never)")
+    p = command("feedback", cmd_feedback, "list answer feedback; `feedback export FILE.yaml` "
+                "writes it as eval cases", needs_pipeline=False)
+    p.add_argument("action", nargs="?", choices=["export"])
+    p.add_argument("file", nargs="?", help="with export: the YAML file to write")
+    p.add_argument("--user", help="only this user's feedback (default: every user's)")
+    p = command("passwd", cmd_passwd, "print a RAG_AUTH users-file line (password from stdin)",
+                needs_pipeline=False)
+    p.add_argument("name")
     command("check", cmd_check, "check the store's invariants")
     command("reindex", cmd_reindex, "re-embed all stored articles with the configured backend")
     load_plugins(command)

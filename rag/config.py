@@ -52,8 +52,12 @@ class Settings:
     llm_timeout: float = 60.0                # RAG_LLM_TIMEOUT: seconds before falling back
     host: str = "127.0.0.1"                  # RAG_HOST
     port: int = 7860                         # RAG_PORT
-    auth: str | None = None                  # RAG_AUTH=user:password
+    auth: str | None = None                  # RAG_AUTH: user:password[,user:password] or a users file
     max_upload_mb: int = 20                  # RAG_MAX_UPLOAD_MB
+    fetch_timeout: float = 20.0              # RAG_FETCH_TIMEOUT: seconds per URL fetch
+    fetch_max_mb: int = 10                   # RAG_FETCH_MAX_MB: largest page or feed read
+    fetch_max_redirects: int = 5             # RAG_FETCH_MAX_REDIRECTS
+    allow_private_urls: bool = False         # RAG_ALLOW_PRIVATE_URLS: UI may fetch loopback/LAN
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -80,6 +84,12 @@ class Settings:
 
 def _coerce(name: str, type_name: str, raw: str):
     t = str(type_name)
+    if t == "bool":
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"RAG_{name.upper()}={raw!r}: expected true or false")
     try:
         if "Path" in t:
             return Path(raw)

@@ -1,5 +1,8 @@
 """Sync a set of articles into the store: add / update / unchanged / remove, keyed by content hash.
 
+Articles come from files and folders, and from URLs (pages and feeds, fetched by rag.feeds in
+the reader thread): a fetched article is synced exactly like a file's.
+
 Unchanged articles cost a hash comparison and write nothing. Changed ones stream through with
 bounded memory: a reader thread loads one file at a time, cleans and chunks its changed articles
 into groups of about GROUP_PASSAGES passages and stays at most QUEUE_GROUPS groups ahead, while
@@ -42,11 +45,13 @@ class IngestReport:
     articles: int = 0
     passages: int = 0
     ids: list[str] = field(default_factory=list)   # ids of the articles seen in this sync
+    # what this sync wrote, one {"change": added|updated|removed, "id", "title", "path"} each
+    changes: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
                 "removed": self.removed, "failed": self.failed, "duplicates": self.duplicates,
-                "articles": self.articles, "passages": self.passages}
+                "articles": self.articles, "passages": self.passages, "changes": self.changes}
 
 
 @contextmanager
@@ -67,19 +72,36 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def iter_articles(paths: Iterable[Path], report: IngestReport) -> Iterator[Article]:
-    """Articles of every file under `paths`, one file in memory at a time; problems go to report."""
+def _loaded(paths: Iterable[Path], urls: Iterable[str], fetcher,
+            report: IngestReport) -> Iterator[list[Article]]:
+    """Each file's articles, then each URL's (a page, or a feed's entries one at a time)."""
     files, failures = discover(paths)
     _report_failures(report, failures)
-    first_path: dict[str, str | None] = {}
-    id_of_hash: dict[str, str] = {}
     for f in files:
         loaded, errors = load_file(f)
         _report_failures(report, errors)
+        yield loaded
+    if urls:
+        from .feeds import articles_from_url
+        for url in urls:
+            for item in articles_from_url(url, fetcher):
+                if isinstance(item, LoadFailure):
+                    _report_failures(report, [item])
+                else:
+                    yield [item]
+
+
+def iter_articles(paths: Iterable[Path], report: IngestReport, urls: Iterable[str] = (),
+                  fetcher=None) -> Iterator[Article]:
+    """Articles of every file under `paths` and every URL in `urls` (fetched with `fetcher`),
+    one file or page in memory at a time; problems go to report."""
+    first_path: dict[str, str | None] = {}
+    id_of_hash: dict[str, str] = {}
+    for loaded in _loaded(paths, urls, fetcher, report):
         for art in loaded:
             if art.id in first_path:
                 _report_failures(report, [LoadFailure(
-                    art.path or str(f),
+                    art.path or art.id,
                     f"duplicate article id {art.id!r} (first seen in {first_path[art.id]})")])
                 continue
             twin = id_of_hash.get(art.content_hash)
@@ -105,8 +127,8 @@ def recover_interrupted(store: Store) -> int:
 
 
 def _source_gone(path: str | None, roots: list[Path], seen_paths: set[str]) -> bool:
-    if not path:
-        return False
+    if not path or path.lower().startswith(("http://", "https://")):
+        return False      # a fetched article: the web page going away is not a reason to forget it
     file_part = Path(path.rsplit(":", 1)[0] if path.endswith(tuple("0123456789")) and ":" in path else path)
     if not file_part.exists():
         return True
@@ -116,25 +138,33 @@ def _source_gone(path: str | None, roots: list[Path], seen_paths: set[str]) -> b
 
 
 def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune: bool = False,
-         progress: Progress | None = None) -> IngestReport:
+         progress: Progress | None = None, urls: Iterable[str] = (),
+         fetcher=None) -> IngestReport:
+    """Bring the store in line with `paths` and `urls` (see the module docstring)."""
     report = IngestReport()
     with writer_lock(settings):
         recover_interrupted(store)
         known = store.hashes()
         seen_paths: set[str] = set()
+        about: dict[str, tuple[str, str | None]] = {}
 
         def changed() -> Iterator[Article]:   # runs in the reader thread
-            for art in iter_articles(paths, report):
+            for art in iter_articles(paths, report, urls, fetcher):
                 report.ids.append(art.id)
                 if art.path:
                     seen_paths.add(art.path)
                 if known.get(art.id) == (art.content_hash, "ready"):
                     report.unchanged += 1
                 else:
+                    about[art.id] = (art.title, art.path)
                     yield art
 
         written = embed_and_write(changed(), store, embedder, settings, progress)
         index_missing_quotes(store)
+        for aid in written:
+            title, path = about[aid]
+            report.changes.append({"change": "updated" if aid in known else "added", "id": aid,
+                                   "title": title, "path": path})
         report.updated = sum(1 for aid in written if aid in known)
         report.added = len(written) - report.updated
         if prune:
@@ -145,6 +175,8 @@ def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune
                                                                  seen_paths):
                     store.delete_article(rec.article.id)
                     report.removed += 1
+                    report.changes.append({"change": "removed", "id": rec.article.id,
+                                           "title": rec.article.title, "path": rec.article.path})
         report.articles = store.article_count("ready")
         report.passages = store.passage_count()
     return report

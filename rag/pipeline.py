@@ -54,9 +54,20 @@ class Pipeline:
 
     # -- articles ------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, *, prune: bool = False,
-               progress: Progress | None = None) -> IngestReport:
-        report = sync(paths or [self.settings.corpus], self.store, self.embedder, self.settings,
-                      prune=prune, progress=progress)
+               progress: Progress | None = None, urls: list[str] = (),
+               refuse_private_urls: bool = False) -> IngestReport:
+        """Sync files/folders and URLs (pages or feeds) into the store; no paths and no URLs
+        means the corpus folder. `refuse_private_urls` is for URLs a web visitor typed (see
+        rag.fetch), unless RAG_ALLOW_PRIVATE_URLS allows them."""
+        fetcher = None
+        if urls:
+            from .fetch import Fetcher
+            fetcher = Fetcher(self.settings, refuse_private=refuse_private_urls
+                              and not self.settings.allow_private_urls)
+        if not paths and not urls:
+            paths = [self.settings.corpus]
+        report = sync(list(paths or []), self.store, self.embedder, self.settings, prune=prune,
+                      progress=progress, urls=list(urls), fetcher=fetcher)
         if report.added or report.updated or report.removed or self.retriever.bm25 is None:
             self._changed()
         return report
@@ -88,6 +99,12 @@ class Pipeline:
 
     def article_text(self, article_id: str) -> str | None:
         return self._article_text(article_id)
+
+    def article_hash(self, article_id: str) -> str | None:
+        """The content hash of a stored article (None when it is not stored): a saved citation
+        compares it with the hash it was made from, to tell an edited article."""
+        record = self.store.get_record(article_id, with_text=False)
+        return record.content_hash if record and record.status == "ready" else None
 
     # -- questions -----------------------------------------------------------------------
     @property

@@ -56,8 +56,19 @@ def notice_html(text: str, final: bool = True) -> str:
     return f'<div class="answer notice{done}">{_lines(esc(text))}</div>'
 
 
-def citation_card(c: Citation, article_text: str | None, turn: int = 1) -> str:
-    """One cited passage in its article context, the quoted span highlighted."""
+STALE_NOTES = {"edited": "This article was edited after the answer: the quote is shown as "
+                         "it was cited.",
+               "deleted": "This article was deleted after the answer: the quote is shown as "
+                          "it was cited."}
+_CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
+
+
+def citation_card(c: Citation, article_text: str | None, turn: int = 1,
+                  status: str = "current") -> str:
+    """One cited passage in its article context, the quoted span highlighted. A saved citation
+    whose article was since edited or deleted (`status`) shows its quote alone, with a note."""
+    if status in STALE_NOTES:
+        article_text = None
     meta = " · ".join(esc(x) for x in ((c.published or "undated")[:10], c.source or "") if x)
     url = safe_url(c.url)
     link = (f' · <a href="{esc(url)}" target="_blank" rel="noopener noreferrer">source link</a>'
@@ -70,10 +81,12 @@ def citation_card(c: Citation, article_text: str | None, turn: int = 1) -> str:
                 f'{"…" if c.end + CONTEXT_CHARS < len(article_text) else ""}</span>')
     else:       # the article was deleted or changed since: show the quote alone
         body = f'<mark class="quote">{esc(c.quote)}</mark>'
+    stale = (f'<div class="notice cite-stale">{esc(STALE_NOTES[status])}</div>'
+             if status in STALE_NOTES else "")
     return (f'<div class="cite-card" id="{cite_anchor(turn, c.n)}" tabindex="-1">'
             f'<div class="cite-head"><b>[{c.n}]</b> {esc(c.title)}</div>'
             f'<div class="cite-meta">{meta}{link} · <code>{esc(c.article_id)}</code> '
-            f'chars {c.start}–{c.end}</div>'
+            f'chars {c.start}–{c.end}</div>{stale}'
             f'<div class="cite-body">{_lines(body)}</div></div>')
 
 
@@ -81,13 +94,16 @@ def sources_panel(turns: list[dict], article_text_of) -> str:
     """The cited passages of every question in this chat, newest first.
 
     `turns`: [{"turn", "question", "standalone", "citations": [Citation.to_dict()], "notice"}]
-    ("standalone": the question as retrieved for, when a follow-up was rewritten).
+    ("standalone": the question as retrieved for, when a follow-up was rewritten; a resumed
+    conversation's citations also carry "status": current | edited | deleted).
     """
     if not turns:
         return '<div class="cite-empty">Cited passages appear here.</div>'
     parts = []
     for t in reversed(turns):
-        cards = [citation_card(Citation(**c), article_text_of(c["article_id"]), t["turn"])
+        cards = [citation_card(Citation(**{k: v for k, v in c.items() if k in _CITATION_FIELDS}),
+                               article_text_of(c["article_id"]), t["turn"],
+                               c.get("status", "current"))
                  for c in t["citations"]]
         notice = f'<div class="notice">{esc(t["notice"])}</div>' if t.get("notice") else ""
         standalone = t.get("standalone")

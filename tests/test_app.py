@@ -206,7 +206,8 @@ def test_launch_options_bind_loopback_and_parse_auth(settings):
     opts = app.launch_options(settings)
     assert opts["server_name"] == "127.0.0.1" and opts["server_port"] == 7860
     assert opts["auth"] is None and opts["share"] is False and opts["max_file_size"] == "20mb"
-    assert app.launch_options(settings.with_(auth="ann:pa:ss"))["auth"] == ("ann", "pa:ss")
+    login = app.launch_options(settings.with_(auth="ann:pa:ss,bo:pw"))["auth"]
+    assert login("ann", "pa:ss") and login("bo", "pw") and not login("ann", "pw")
     for bad in ("ann", "ann:", ":pw"):
         with pytest.raises(ValueError, match="RAG_AUTH"):
             app.launch_options(settings.with_(auth=bad))

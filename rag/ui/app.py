@@ -4,7 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import render
-from . import chat, library, people, status
+from ..users import Users
+from . import chat, conversations, library, people, status
 from .common import bind
 
 TITLE = "News archive assistant"
@@ -15,6 +16,8 @@ def build_ui(pipeline) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"## {TITLE}\nAnswers quote the archive; every claim cites its passage — "
                     "click a **[n]** to see it in its article.")
+        with gr.Sidebar(label="Conversations", open=False, elem_id="conversations"):
+            conv = conversations.sidebar(pipeline)
         with gr.Tab("Chat"):
             c = chat.tab(pipeline)
         with gr.Tab("Articles"):
@@ -33,6 +36,9 @@ def build_ui(pipeline) -> gr.Blocks:
         add["add_btn"].click(bind(library.add_articles, pipeline),
                              [add["files"], add["p_title"], add["p_text"], a["search"]],
                              [add["add_msg"], add["files"], *refreshed], api_name="add")
+        add["url_btn"].click(bind(library.add_urls, pipeline), [add["urls"], a["search"]],
+                             [add["add_msg"], *refreshed], api_name="add_url")
+        conversations.wire(pipeline, conv, c, demo)
         # The browser asks first; a cancelled confirm sends an empty id, which deletes nothing.
         a["del_btn"].click(
             bind(library.delete_article, pipeline), [a["art_id"], a["search"]],
@@ -47,12 +53,8 @@ def build_ui(pipeline) -> gr.Blocks:
 
 def launch_options(settings) -> dict:
     """Everything `Blocks.launch` needs from Settings: loopback by default, optional login."""
-    auth = None
-    if settings.auth:
-        user, sep, password = settings.auth.partition(":")
-        if not (user and sep and password):
-            raise ValueError("RAG_AUTH: expected user:password")
-        auth = (user, password)
+    users = Users.from_setting(settings.auth)       # several users, or a hashed users file
+    auth = users.check if users else None
     return dict(server_name=settings.host, server_port=settings.port, auth=auth, share=False,
                 max_file_size=f"{settings.max_upload_mb}mb", css=render.CSS, js=render.JS,
                 footer_links=["api"], ssr_mode=False, mcp_server=False, enable_monitoring=False)

@@ -113,8 +113,11 @@ def ask_api(pipeline, question: str, article_id: str = "", source: str = "", sin
 
 
 def tab(pipeline) -> dict:
-    """Lay out the Chat tab and wire it; returns the components other views refresh."""
+    """Lay out the Chat tab and wire it (each answer saved to the session's conversation, 👍/👎
+    on answers: rag/ui/conversations.py); returns the components other views use."""
+    from . import conversations
     turns = gr.State([])
+    conversation = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
             chat = gr.Chatbot(label="Chat", height=460, sanitize_html=True,
@@ -124,6 +127,10 @@ def tab(pipeline) -> dict:
             with gr.Row():
                 send = gr.Button("Ask", variant="primary", elem_id="ask")
                 clear = gr.Button("Clear chat", elem_id="clear")
+            with gr.Row():
+                note = gr.Textbox(label="Note sent with your thumbs up / down on an answer (optional)",
+                                  elem_id="feedback-note", scale=3)
+                feedback_msg = gr.Markdown(elem_id="feedback-msg")
             examples = gr.Examples(examples_now(pipeline), inputs=box, label="Try")
             with gr.Accordion("Filters: articles, source, dates", open=False):
                 f_articles = gr.Dropdown(choices=article_choices(pipeline), multiselect=True,
@@ -136,11 +143,17 @@ def tab(pipeline) -> dict:
         with gr.Column(scale=2):
             gr.Markdown("**Sources**")
             panel = gr.HTML(render.sources_panel([], pipeline.article_text), elem_id="sources")
-    chat_in = [box, chat, turns, f_articles, f_source, f_since, f_until]
-    chat_out = [chat, panel, box, turns]
-    send.click(bind(respond, pipeline), chat_in, chat_out, api_name="chat")
-    box.submit(bind(respond, pipeline), chat_in, chat_out, api_visibility="private")
-    clear.click(bind(clear_chat, pipeline), None, chat_out, api_visibility="private")
-    chat.clear(bind(clear_chat, pipeline), None, chat_out, api_visibility="private")
+    chat_in = [box, chat, turns, f_articles, f_source, f_since, f_until, conversation]
+    chat_out = [chat, panel, box, turns, conversation]
+    answered = [send.click(bind(conversations.respond, pipeline), chat_in, chat_out,
+                           api_name="chat"),
+                box.submit(bind(conversations.respond, pipeline), chat_in, chat_out,
+                           api_visibility="private")]
+    new = bind(conversations.new_conversation, pipeline)
+    clear.click(new, None, chat_out, api_visibility="private")
+    chat.clear(new, None, chat_out, api_visibility="private")
+    chat.like(bind(conversations.on_like, pipeline), [chat, conversation, note],
+              [feedback_msg, note], api_visibility="private")
     return {"chat": chat, "panel": panel, "box": box, "turns": turns, "examples": examples,
-            "f_articles": f_articles, "f_source": f_source}
+            "f_articles": f_articles, "f_source": f_source, "conversation": conversation,
+            "chat_out": chat_out, "answered": answered}

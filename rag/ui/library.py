@@ -12,6 +12,7 @@ import gradio as gr
 
 from .. import render
 from ..articles import ALLOWED_SUFFIXES
+from ..fetch import is_url
 from ..pipeline import InputError
 from .common import article_choices, bind, examples_now, sources
 from .status import status_md
@@ -144,6 +145,14 @@ def add_articles(pipeline, files, pasted_title, pasted_text, query="", progress=
     except Exception as exc:  # e.g. the store is locked or built by another model
         log.exception("ingest from the UI failed")
         return (f"Nothing added: {exc}", gr.update(), *after_change(pipeline, query))
+    return (ingest_result(pipeline, report, problems), None, *after_change(pipeline, query))
+
+
+def ingest_result(pipeline, report, problems=()) -> str:
+    """One line for the whole ingest, then one per article added and per source that failed
+    (a file by its name, a URL as it is)."""
+    def shown(path: str) -> str:
+        return path if is_url(path) else Path(path).name
     lines = [f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged}. "
              f"The archive holds {report.articles} articles."]
     for article_id in report.ids:
@@ -151,11 +160,33 @@ def add_articles(pipeline, files, pasted_title, pasted_text, query="", progress=
         if record:
             lines.append(f"✓ {record.article.title} (id {article_id}, "
                          f"{render.plural(record.passages, 'passage')})")
-    lines += [f"✗ {Path(x['path']).name}: {x['error']}" for x in report.failed]
-    lines += [f"✗ {Path(x['path'] or '').name}: the same article as {x['same_as']}"
+    lines += [f"✗ {shown(x['path'])}: {x['error']}" for x in report.failed]
+    lines += [f"✗ {shown(x['path'] or '')}: the same article as {x['same_as']}"
               for x in report.duplicates]
     lines += [f"✗ {p}" for p in problems]
-    return ("\n".join(lines), None, *after_change(pipeline, query))
+    return "\n".join(lines)
+
+
+def add_urls(pipeline, urls: str, query: str = "", progress=gr.Progress()):
+    """Fetch web pages or RSS/Atom feeds (one URL per line) into the archive. A visitor's URL is
+    fetched under the SSRF guard: no loopback, private or link-local address unless
+    RAG_ALLOW_PRIVATE_URLS is set (rag/fetch.py)."""
+    given = [u.strip() for u in (urls or "").split() if u.strip()]
+    bad = [u for u in given if not is_url(u)]
+    if not given or bad:
+        return ((f"Not a web address: {', '.join(bad)} (expected http:// or https://)" if bad
+                 else "Nothing to add: type the URL of a page or a feed."),
+                *after_change(pipeline, query))
+    progress(0, desc="fetching")
+    try:
+        report = pipeline.ingest(urls=given, refuse_private_urls=True,
+                                 progress=lambda done, total: progress(
+                                     (done, max(total, 1)), desc="embedding passages",
+                                     unit="passages"))
+    except Exception as exc:  # e.g. the store is locked or built by another model
+        log.exception("ingest of URLs from the UI failed")
+        return (f"Nothing added: {exc}", *after_change(pipeline, query))
+    return (ingest_result(pipeline, report), *after_change(pipeline, query))
 
 
 def summarize_view(pipeline, article_ids, topic: str = "", sentences: float = 3):
@@ -200,9 +231,13 @@ def add_tab(pipeline) -> dict:
     p_title = gr.Textbox(label="…or paste an article: title", elem_id="paste-title")
     p_text = gr.Textbox(label="Text", lines=6, elem_id="paste-text")
     add_btn = gr.Button("Add to archive", variant="primary", elem_id="add")
+    with gr.Row():
+        urls = gr.Textbox(label="…or the URL of a web page or an RSS/Atom feed (one per line)",
+                          elem_id="add-url", scale=4)
+        url_btn = gr.Button("Fetch and add", elem_id="add-url-btn", scale=1)
     add_msg = gr.Textbox(label="Result", lines=4, elem_id="add-result")
     return {"files": files, "p_title": p_title, "p_text": p_text, "add_btn": add_btn,
-            "add_msg": add_msg}
+            "add_msg": add_msg, "urls": urls, "url_btn": url_btn}
 
 
 def summaries_tab(pipeline) -> dict:
