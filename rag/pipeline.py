@@ -124,11 +124,6 @@ class Pipeline:
         question = clean_question(question)
         turns = parse_history(history)
         standalone = standalone_question(question, turns)
-        # "What did X say about Y?": X's own quotations from every article, when the index has any
-        from .quotes.answer import answer_from_quotes
-        quoted = answer_from_quotes(standalone, self.store.quotes, self.embedder, filters)
-        if quoted is not None:
-            return replace(quoted, question=question, standalone_question=standalone)
         notice = None
         llm = self.llm
         if llm is not None:
@@ -147,6 +142,12 @@ class Pipeline:
             except LLMUnavailable as exc:     # down, unreachable, failing or too slow
                 notice = (f"The language model is unavailable ({exc}); this is an extractive "
                           "answer quoted from the archive.")
+        # "What did X say about Y?" without a model: X's own quotations from every article, when
+        # the quote index has some on Y (a model, when configured, writes from passages instead)
+        from .quotes.answer import answer_from_quotes
+        quoted = answer_from_quotes(standalone, self.store.quotes, self.embedder, filters)
+        if quoted is not None:
+            return replace(quoted, question=question, standalone_question=standalone, notice=notice)
         hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
         answer = build_answer(standalone, hits, self.article_text, self.sentences,
                               max_units=self.settings.answer_sentences,
