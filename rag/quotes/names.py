@@ -23,7 +23,7 @@ officials commissioner ambassador deputy premier mayor candidate counterpart edi
 lawyer adviser advisor strategist trader traders partner president-elect chairperson envoy
 negotiator campaigner researcher expert experts general vice spokesmen representative
 correspondent member peer whip inspector judge bishop archbishop cardinal
-treasurer director-general secretary-general attorney-general boss bosses aide aides""".split())
+treasurer exchequer director-general secretary-general attorney-general boss bosses aide aides""".split())
 ORG_WORDS = frozenset("""group bank plc inc ltd corp corporation co company airlines airways
 motors council commission party office department ministry association union committee
 institute board agency reserve fund organisation organization federation confederation
@@ -46,6 +46,23 @@ _TITLE_NAME = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Sir|Lord|Lady|Baroness|Dame|Prof
 _DETERMINER = re.compile(r"^(?:a|an|the|one|two|three|several|some|many|other|its|his|her|their)\b",
                          re.I)
 PRONOUNS = {"he": "m", "she": "f"}
+# Capitalised only because they open a sentence or a clause: never part of a name or a role.
+_LEADING = frozenset("""but and or so yet also then now still earlier later meanwhile however
+as on in at of for from after before during when while speaking asked writing yesterday today
+tonight last this next monday tuesday wednesday thursday friday saturday sunday january february
+march april june july august september october november december""".split())
+
+
+def strip_leading(words: list[str]) -> list[str]:
+    """"On Monday Tony Blair" -> ["Tony", "Blair"]; "Tanzania Mr Brown" -> ["Mr", "Brown"]:
+    sentence openers go, and a title inside a phrase starts the name."""
+    while words and words[0].lower().rstrip(",") in _LEADING:
+        words = words[1:]
+    for i, w in enumerate(words[1:], start=1):
+        if w.rstrip(".").lower() in TITLES and i + 1 < len(words) and words[i + 1][:1].isupper():
+            if not any(x.lower() in ROLE_WORDS for x in words[:i]):
+                return words[i:]
+    return words
 
 
 @dataclass
@@ -91,7 +108,7 @@ class ArticlePeople:
         for m in _TITLE_NAME.finditer(narrative):
             titled[_until_possessive(m.group(2).split())[-1]] = TITLES[m.group(1).lower()]
         for m in CAP_RUN.finditer(narrative):
-            words = _until_possessive(m.group().split())
+            words = strip_leading(_until_possessive(m.group().split()))
             role, name = split_role(words)
             name = [w.removesuffix("'s").removesuffix("’s") for w in name]
             title_gender = ""
@@ -175,7 +192,10 @@ class ArticlePeople:
         if _DETERMINER.match(phrase):
             p = self.by_role(phrase)
             return Speaker(p.name, phrase, phrase) if p else Speaker(None, phrase, phrase)
-        words = phrase.split()
+        words = strip_leading(phrase.split())
+        if not words:
+            return Speaker(None, phrase)
+        phrase = " ".join(words)
         if any(w.endswith(("'s", "’s")) for w in split_role(words)[1][:-1]):
             return Speaker(None, phrase)       # "Mr Brown's Budget": the possessor is not acting
         if words and words[0].rstrip(".").lower() in TITLES and len(words) > 1:
@@ -215,9 +235,7 @@ def role_before(narrative: str, at: int) -> str:
                                      or w.lower() in _ROLE_CONNECTORS):
             break
         run.insert(0, w)
-    while run and not run[0][:1].isupper() and run[0].lower() not in ROLE_WORDS \
-            and run[0].lower() in ("of",):
-        run.pop(0)
+    run = strip_leading(run)
     return " ".join(run) if any(w.lower() in ROLE_WORDS for w in run) else ""
 
 

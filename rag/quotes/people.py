@@ -111,8 +111,10 @@ def find_person(name: str, people: list[Person]) -> Person | None:
     words = [w.lower() for w in _tokens(name)]
     if not words:
         return None
+    titled = name.split()[0].rstrip(".").lower() in TITLES and len(name.split()) > 1
     exact = [p for p in people if p.name.lower().split() == words]
-    fits = [p for p in people if all(w in p.name.lower().split() for w in words)]
+    fits = [p for p in people if all(w in p.name.lower().split() for w in words)
+            and not (titled and p.name.lower().split()[-1] != words[-1])]   # "Mr X": X is a surname
     if len(exact) == 1 and (len(words) > 1 or len(fits) == 1):
         return exact[0]
     if len(fits) > 1:
