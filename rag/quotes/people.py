@@ -113,8 +113,10 @@ def find_person(name: str, people: list[Person]) -> Person | None:
         return None
     titled = name.split()[0].rstrip(".").lower() in TITLES and len(name.split()) > 1
     exact = [p for p in people if p.name.lower().split() == words]
-    fits = [p for p in people if all(w in p.name.lower().split() for w in words)
-            and not (titled and p.name.lower().split()[-1] != words[-1])]   # "Mr X": X is a surname
+    fits = [p for p in people if all(w in p.name.lower().split() for w in words)]
+    if titled:   # "Mr X": X is a surname, or a family name said first ("Mr Wang", Wang Yi)
+        fits = ([p for p in fits if p.name.lower().split()[-1] == words[-1]]
+                or [p for p in fits if p.name.lower().split()[0] == words[-1]])
     if len(exact) == 1 and (len(words) > 1 or len(fits) == 1):
         return exact[0]
     if len(fits) > 1:
