@@ -110,3 +110,18 @@ def test_same_surname_different_first_names_are_not_merged_and_the_surname_is_am
     assert "Michael Howard" in err.value.candidates and "John Howard" in err.value.candidates
     assert find_person("Michael Howard", people).quotes == 1
     assert find_person("Nobody Atall", people) is None
+
+
+def test_sentence_openers_and_places_are_not_part_of_a_name():
+    found = quotes_of("On Monday Tony Blair said the war had been legal. "
+                      "Speaking in Tanzania Mr Brown said aid would double.")
+    assert by_fragment(found, "the war had been legal").speaker == "Tony Blair"
+    assert by_fragment(found, "aid would double").speaker_label == "Mr Brown"
+
+
+def test_a_titled_name_is_a_surname():
+    people = build_people(rows("Michael Howard", "Howard Newby", "Wang Yi"))
+    assert find_person("Mr Howard", people).name == "Michael Howard"
+    assert find_person("Mr Wang", people).name == "Wang Yi"      # family name said first
+    with pytest.raises(AmbiguousSpeaker):
+        find_person("Howard", people)
