@@ -43,7 +43,10 @@ def _ms(seconds: list[float], q: float) -> float:
     return round(float(np.percentile(seconds, q)) * 1000, 1)
 
 
-def run_quote_bench(settings: Settings, articles: int = 300, rounds: int = 3, log=None) -> dict:
+def run_quote_bench(settings: Settings, articles: int = 300, rounds: int = 3, log=None,
+                    keep: Path | None = None) -> dict:
+    """The figures above; `keep` names a folder for the BBC store, reused when it exists (the
+    ingest share is measured again, the store's ingest time is then not)."""
     from rag.articles import load_file
     from rag.chunking import chunk_article, embedding_text
     from rag.embedding import make_embedder
@@ -88,7 +91,7 @@ def run_quote_bench(settings: Settings, articles: int = 300, rounds: int = 3, lo
     log(f"ingest share: {result}")
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-quotes-") as tmp:
-        pipeline = Pipeline(settings.with_(home=Path(tmp)), embedder=embedder).open()
+        pipeline = Pipeline(settings.with_(home=keep or Path(tmp)), embedder=embedder).open()
         t0 = time.perf_counter()
         report = pipeline.ingest([data])
         ingest_s = time.perf_counter() - t0
@@ -123,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="keep (or reuse) the BBC store in this folder")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run_quote_bench(Settings.from_env(), args.articles, args.rounds)
+    result = run_quote_bench(Settings.from_env(), args.articles, args.rounds, keep=args.keep)
     print(json.dumps(result, indent=None if args.json else 1))
     return 0
 

@@ -90,6 +90,7 @@ class QuoteIndex:
         self.store = store
         self._quotes = None
         self._articles = None
+        self._speakers: tuple[tuple, list] | None = None   # (key, rows) of speaker_names()
 
     def _open(self):
         if self._quotes is None:
@@ -111,6 +112,7 @@ class QuoteIndex:
         quotes, markers = self._open()
         ids = [a.id for a, _, _ in extracted]
         self.delete_many(ids)
+        self._speakers = None
         rows = [row for article, qs, ps in extracted for row in quote_rows(article, qs, ps)]
         for i in range(0, len(rows), 1000):
             part = rows[i:i + 1000]
@@ -124,6 +126,7 @@ class QuoteIndex:
         if not article_ids:
             return
         quotes, markers = self._open()
+        self._speakers = None
         markers.delete(ids=list(article_ids))
         quotes.delete(where={"article_id": {"$in": list(article_ids)}})
 
@@ -146,8 +149,13 @@ class QuoteIndex:
 
     def speaker_names(self) -> list[tuple[str, str, str, str, int, str]]:
         """(speaker, speaker_label, role, source, published_key, published) of every attributed
-        quotation: what `people` builds its entries from, without the quote texts."""
-        quotes, _ = self._open()
+        quotation: what `people` builds its entries from, without the quote texts. Kept until
+        the index's row counts change (reading them all costs a second at 7k quotations; every
+        speaker question needs them)."""
+        quotes, markers = self._open()
+        key = (quotes.count(), markers.count())
+        if self._speakers is not None and self._speakers[0] == key:
+            return self._speakers[1]
         out, offset = [], 0
         while True:
             got = quotes.get(where={"speaker": {"$ne": ""}}, include=["metadatas"], limit=_PAGE,
@@ -157,6 +165,7 @@ class QuoteIndex:
                             m.get("source", ""), int(m.get("published_key", 0)),
                             m.get("published", "")))
             if len(got["ids"]) < _PAGE:
+                self._speakers = (key, out)
                 return out
             offset += _PAGE
 
