@@ -188,3 +188,15 @@ def test_seed_speaker_questions_with_the_real_model(real_pipeline):
         assert "2016-04-30" in (lavrov.text + wang.text)
     person, about = real_pipeline.quotes_by("Wang Yi", about="reopening the six-party talks")
     assert person.name == "Wang Yi" and any("Six-Party Talks" in q.quote for q in about)
+
+
+def test_a_quote_reprinted_in_two_articles_is_cited_once(fake_pipeline, tmp_path):
+    folder = tmp_path / "twins"
+    folder.mkdir()
+    for day in ("16", "17"):
+        (folder / f"brown{day}.md").write_text(
+            STATEMENT.format(day=day, words="Prudence is our watchword").replace(
+                "Budget row", f"Budget row {day}"), encoding="utf-8")
+    fake_pipeline.ingest([folder])
+    answer = fake_pipeline.ask("What did Gordon Brown say about prudence?")
+    assert [c.quote for c in answer.citations] == ["Prudence is our watchword"]

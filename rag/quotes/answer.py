@@ -27,7 +27,13 @@ def answer_from_quotes(question: str, index, embedder, filters=None) -> Answer |
         scored = on_topic(topic, quotes, vectors, embedder.embed_query(topic))
         if not scored:
             return None
-        best = sorted(scored, key=lambda qs: -qs[1])[:MAX_QUOTES]
+        best, seen = [], set()
+        for q, score in sorted(scored, key=lambda qs: -qs[1]):
+            words = " ".join(q.quote.lower().split())
+            if words not in seen:             # the same words reprinted in another article
+                seen.add(words)
+                best.append((q, score))
+        best = best[:MAX_QUOTES]
         support = best[0][1]
         quotes = order_oldest_first([q for q, _ in best])
     else:
