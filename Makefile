@@ -8,13 +8,18 @@ PIP := $(VENV)/bin/pip
 export RAG_HOME ?= .rag
 export RAG_DATA ?= ../shared/data
 
-.PHONY: run test ingest bench setup setup-dev browser clean
+.PHONY: run test check ingest bench setup setup-dev browser clean
 
 run: setup ingest
 	$(PY) app.py
 
 test: setup-dev
 	$(PY) -m pytest -q
+
+# The fast loop while developing: unit tests only (fake embedder; no real model, browser, LLM
+# server, Chroma server, UI server or child process). `make test` stays the whole suite (CI).
+check: setup-dev
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not browser and not integration"
 
 ingest: setup
 	$(PY) -m rag ingest corpus --prune

@@ -17,6 +17,16 @@ DATA = Path(os.environ.get("RAG_DATA", ROOT.parent / "shared" / "data"))
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+SERVER_FIXTURES = {"serve_pipeline", "served", "served_seed"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that serves the UI is an integration test: `make check` leaves it out."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 class NetworkBlocked(RuntimeError):
     pass
 
@@ -53,8 +63,8 @@ def fake_pipeline(settings):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embedding import Embedder
-    return Embedder(Settings()).load()
+    from rag.embedding import TorchEmbedder
+    return TorchEmbedder(Settings()).load()
 
 
 @pytest.fixture

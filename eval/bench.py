@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
+from rag.errors import InputError
 
 from .bench_ingest import PERTURBATION, run_child, write_corpus
 from .common import CNNDM_FILE, ROOT, cnndm_records, free_port, offline
@@ -49,6 +50,18 @@ TARGETS = {
     "onnx_int8_speedup": ">= 1.4", "onnx_int8_min_cosine": ">= 0.985",
     "onnx_int8_mrr_delta": "within 1 point (MRR@10 x 100) of torch",
 }
+INT8_DEFAULT_SPEEDUP = 1.8  # onnx-int8 replaces torch as the default backend from this speed-up on
+
+
+def int8_default_verdict(r: dict) -> str:
+    """Whether this run supports making onnx-int8 the default backend: a speed-up of at least
+    INT8_DEFAULT_SPEEDUP with the accuracy targets met (eval/reports/int8.md)."""
+    accurate = r["onnx_int8_min_cosine"] >= 0.985 and abs(r["onnx_int8_mrr_delta"]) <= 1.0
+    fast = r["onnx_int8_speedup"] >= INT8_DEFAULT_SPEEDUP
+    verdict = "supports" if fast and accurate else "does not support"
+    return (f"this run {verdict} onnx-int8 as the default backend (needs a speed-up >= "
+            f"{INT8_DEFAULT_SPEEDUP} with the accuracy targets; has {r['onnx_int8_speedup']}, "
+            f"min cosine {r['onnx_int8_min_cosine']}, MRR delta {r['onnx_int8_mrr_delta']})")
 
 
 def label(size: int) -> str:
@@ -81,7 +94,7 @@ def load_cnndm(settings: Settings):
     from rag.articles import load_file
     path = settings.data / CNNDM_FILE
     if not path.is_file():
-        raise ValueError(f"{path}: CNN/DM benchmark data not found (set RAG_DATA)")
+        raise InputError(f"{path}: CNN/DM benchmark data not found (set RAG_DATA)")
     articles, _ = load_file(path)
     by_text = {" ".join(r["article"].split()): r["highlights"]
                for r in cnndm_records(settings.data)}
@@ -280,6 +293,7 @@ def run_bench(settings: Settings, report_dir: Path | None = None,
         result["ingest_peak_rss_mb"] = {k: v["peak_rss_mb"] for k, v in result["ingest_rss"].items()}
     result["machine"]["load_avg_end"] = os.getloadavg()
     result["targets"] = judge(result)
+    result["int8_default"] = int8_default_verdict(result)
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "bench.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -329,5 +343,6 @@ def human_summary(r: dict) -> str:
     lines.append("targets:")
     lines += [f"  {'MET ' if t['met'] else 'MISS'} {k} = {json.dumps(t['value'])} "
               f"(target {t['target']})" for k, t in r["targets"].items()]
+    lines.append(f"int8 default: {int8_default_verdict(r)}")
     lines += [f"note: {n}" for n in r["notes"]]
     return "\n".join(lines)

@@ -480,12 +480,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag}: expected a positive number")
     offline()
-    from rag.embedding import Embedder
+    from rag.embedding import TorchEmbedder
 
     settings = Settings.from_env(data=args.data)
     datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     try:
-        result = run(settings, Embedder(settings), datasets, args.limit, args.queries, args.work,
+        result = run(settings, TorchEmbedder(settings), datasets, args.limit, args.queries, args.work,
                      args.weights, args.tuning, args.sentence_weights, not args.no_baseline)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

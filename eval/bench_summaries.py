@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.summarize_extractive import BBC_PARAMS, CNNDM_PARAMS, rank_sentences, split_sentences
+from rag.sentences import sentence_spans
+from rag.summarize_extractive import BBC_PARAMS, CNNDM_PARAMS, rank_sentences
 
 from .common import ROOT, bbc_records, cnndm_records, offline
 from .scoring import rouge as rag_rouge, split_run_together
@@ -41,12 +42,12 @@ def log(*a):
 
 
 def sents(text: str) -> list[str]:
-    return [text[a:b] for a, b in split_sentences(text)]
+    return [text[a:b] for a, b in sentence_spans(text)]
 
 
 def split_bbc_reference(summary: str) -> list[str]:
     """BBC summaries are article sentences glued without spaces ("profit.The firm")."""
-    return split_run_together(summary, split_sentences)
+    return split_run_together(summary, sentence_spans)
 
 
 class Embedder:

@@ -69,6 +69,19 @@ def side_by_side(runs: list[dict]) -> list[str]:
     return lines
 
 
+def per_class(by_type: dict) -> list[str]:
+    """Per question class: pass rate, fact recall (answerable cases), refusal accuracy (refused
+    exactly when it should; a hedged answer counts where a case allows it), derived-line rate
+    (comparisons)."""
+    lines = ["| class | cases | pass rate | fact recall | refusal accuracy | derived lines |",
+             "|---|---|---|---|---|---|"]
+    for t, v in by_type.items():
+        lines.append(f"| {t} | {v['cases']} | {_fmt(v['pass_rate'])} | "
+                     f"{_fmt(v.get('fact_recall'))} | {_fmt(v.get('refusal_accuracy'))} | "
+                     f"{_fmt(v.get('derived_rate'))} |")
+    return lines + [""]
+
+
 def markdown(runs: list[dict], refuse_below: float | None = None) -> str:
     lines = ["# Eval report", ""]
     names = [run_label(r) for r in runs]
@@ -98,6 +111,7 @@ def markdown(runs: list[dict], refuse_below: float | None = None) -> str:
         lines += ["", f"## {r['suite']} ({_mode(r)})", ""]
         if r["failures"]:
             lines += [f"- **FAILED** {f}" for f in r["failures"]] + [""]
+        lines += per_class(r["metrics"]["by_type"])
         lines += ["| case | type | passed | refused | support | rank | facts | answered by | "
                   "supported | answer |", "|---|---|---|---|---|---|---|---|---|---|"]
         for c in r["cases"]:

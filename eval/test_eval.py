@@ -1,4 +1,5 @@
-"""`make test` gates on the eval suites: the seed suite and a sampled real-data (BBC) suite,
+"""`make test` gates on the eval suites: the seed suite, a sampled real-data (BBC) suite and the
+story-question suite over multi-article BBC stories,
 run through the same pipeline as the UI with the real model; thresholds in eval/thresholds.yaml.
 The report (Markdown, JSON, plots) is written to artifacts/eval/, together with the generative
 runs of tests/test_llm_server.py when both run in one session (the `eval_report` fixture)."""
@@ -9,7 +10,7 @@ from eval.runner import load_suite, pipeline_for_suite, run_suite, threshold_fai
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("suite", ["seed", "bbc"])
+@pytest.mark.parametrize("suite", ["seed", "bbc", "stories"])
 def test_suite_meets_thresholds(suite, settings, real_embedder, eval_report):
     skip_unless_suite_data(suite)
     run = run_suite(suite, pipeline_for_suite(settings, suite, embedder=real_embedder))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# The one [n] / [n, m] pattern: parsing, dropping and stripping citation markers all use it.
+CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,19 @@ class Citation:
         }
 
 
+def citation_of(unit, n: int) -> Citation:
+    """The citation [n] of an answer unit (any object with .hit, .start, .end, .text): its
+    article's metadata from the hit, the unit's exact span and text as the quote."""
+    h = unit.hit
+    return Citation(n=n, article_id=h.passage.article_id, title=h.title, published=h.published,
+                    source=h.source, url=h.url, quote=unit.text, start=unit.start, end=unit.end,
+                    passage_id=h.passage.id)
+
+
 def parse_citation_numbers(text: str) -> list[int]:
     """All numbers cited as [n] or [n, m] in `text`, in order of first appearance."""
     seen: list[int] = []
-    for match in _CITE.finditer(text):
+    for match in CITE.finditer(text):
         for part in match.group(1).split(","):
             n = int(part)
             if n not in seen:
@@ -48,7 +58,7 @@ def drop_unknown_citations(text: str, valid: set[int]) -> str:
     def keep(match: re.Match) -> str:
         nums = [p.strip() for p in match.group(1).split(",") if int(p) in valid]
         return f"[{', '.join(nums)}]" if nums else ""
-    cleaned = _CITE.sub(keep, text)
+    cleaned = CITE.sub(keep, text)
     return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
 
 

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from .config import Settings, apply_offline_env
+from .errors import InputError, RagError
 
 
 def _emit(args, payload, human) -> None:
@@ -90,7 +91,7 @@ def _read_history(path: str | None):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"--history {path}: {exc}") from None
+        raise InputError(f"--history {path}: {exc}") from None
 
 
 def cmd_ask(args, pipeline) -> int:
@@ -173,7 +174,7 @@ def cmd_summarize(args, pipeline) -> int:
         for article_id in args.each:
             try:
                 row = {"id": article_id, **pipeline.summarize([article_id], args.sentences).to_dict()}
-            except ValueError as exc:
+            except InputError as exc:
                 row, status = {"id": article_id, "error": str(exc)}, 1
             if args.json:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -185,6 +186,25 @@ def cmd_summarize(args, pipeline) -> int:
     else:
         summary = pipeline.summarize(args.ids, args.sentences)
     _emit(args, summary.to_dict(), human)
+    return 0
+
+
+def cmd_timeline(args, pipeline) -> int:
+    timeline = pipeline.timeline(args.topic, _filters(args), args.period)
+
+    def human(d):
+        lines = [f"timeline: {d['topic']}"]
+        for e in d["entries"] + d["undated"]:
+            also = f" (also: {', '.join(a['source'] or a['article_id'] for a in e['also'])})" \
+                if e["also"] else ""
+            lines.append(f"{(e['published'] or 'undated')[:10]}  {e['source'] or '-'}  "
+                         f"{e['title']} [{e['article_id']} {e['start']}-{e['end']}]{also}\n"
+                         f"    {e['sentence']}")
+        lines += [f"{c['period']}  {c['source']}: {c['articles']}" for c in d["coverage"]]
+        if len(lines) == 1:
+            return f"nothing in the archive about {d['topic']!r}"
+        return "\n".join(lines)
+    _emit(args, timeline.to_dict(), human)
     return 0
 
 
@@ -219,7 +239,7 @@ def cmd_feedback(args, settings) -> int:
         _emit(args, rows, lambda rs: "\n".join(map(describe, rs)) or "(no feedback)")
         return 0
     if args.action != "export" or not args.file:
-        raise ValueError("feedback: expected `feedback` or `feedback export FILE.yaml`")
+        raise InputError("feedback: expected `feedback` or `feedback export FILE.yaml`")
     histories = {}
     for row in rows:
         if row["conversation_id"] and row["turn"]:
@@ -245,11 +265,11 @@ def cmd_passwd(args, settings) -> int:
     import getpass
     from .users import hash_password
     if ":" in args.name or not args.name.strip():
-        raise ValueError(f"user name {args.name!r}: must be non-empty, without ':'")
+        raise InputError(f"user name {args.name!r}: must be non-empty, without ':'")
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
     password = password.rstrip("\n")
     if not password:
-        raise ValueError("password: empty")
+        raise InputError("password: empty")
     line = f"{args.name}:{hash_password(password)}"
     _emit(args, {"line": line}, lambda d: d["line"])
     return 0
@@ -310,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="YYYY-MM-DD")
     p.add_argument("--until", help="YYYY-MM-DD")
     p.add_argument("--history", help='JSON file: a list of earlier {"question","answer"} turns')
+    p = command("timeline", cmd_timeline, "a story's articles oldest first, one cited sentence each")
+    p.add_argument("topic")
+    p.add_argument("--source")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--period", choices=("month", "week"), default="month",
+                   help="coverage counted per month (default) or ISO week")
+    p.add_argument("--article", action="append", help=argparse.SUPPRESS)
     p = command("summarize", cmd_summarize, "cited summary of one article, or across several")
     p.add_argument("ids", nargs="*", help="article id(s): several give one summary across them")
     p.add_argument("--query", help="summarize the articles matching this topic")
@@ -353,13 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, pipeline=None) -> int:
-    """Run one command; tests may pass a ready `pipeline` to reuse a loaded model."""
+    """Run one command; tests may pass a ready `pipeline` to reuse a loaded model.
+
+    The library's own errors (rag.errors) become a message and their exit code: 2 for bad input
+    or a store/model that cannot be used, 1 for an unknown id. Anything else is a bug and keeps
+    its traceback."""
     apply_offline_env()
     args = build_parser().parse_args(argv)
     args.emit = lambda payload, human: _emit(args, payload, human)
-    from .embedding import ModelIntegrityError
-    from .pipeline import InputError, Pipeline
-    from .store import StoreMismatchError
+    from .pipeline import Pipeline
     try:
         if not args.needs_pipeline:
             return args.func(args, Settings.from_env())
@@ -368,9 +398,9 @@ def main(argv: list[str] | None = None, pipeline=None) -> int:
             if args.func is not cmd_reindex:   # reindex opens a store of another signature
                 pipeline.open()
         return args.func(args, pipeline)
-    except (InputError, ValueError, ModelIntegrityError, StoreMismatchError) as exc:
+    except RagError as exc:
         if args.json:
             json.dump({"error": str(exc)}, sys.stdout)
             sys.stdout.write("\n")
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code

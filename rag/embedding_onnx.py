@@ -23,18 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings, apply_offline_env
-from .embedding import (ModelIntegrityError, QueryCache, counting_tokenizer,
-                        expected_weights_sha256, model_name, packaged_model_dir, sha256_of,
+from .config import Settings
+from .embedding import (LocalModelEmbedder, expected_weights_sha256, sha256_of,
                         verify_model_dir)
+from .errors import ModelIntegrityError
 
 BACKEND = "onnx-int8"
 ONNX_OPSET = 17
 EXPORT_RECIPE = 2              # bump when the export or quantization below changes
 EXPORT_MIN_COSINE = 0.9999     # the fp32 graph must reproduce torch before it is quantized
-# Kept in float: the feed-forward output projections of the first layers. Measured on CNN/DM
-# passages, int8 there costs the most agreement (min cosine to torch 0.985 -> 0.993 without it)
-# for a sixth of the multiply-adds.
+# Kept in float: the feed-forward output projections of the first layers, where int8 costs the
+# most agreement with torch on news passages for a sixth of the multiply-adds
+# (eval/reports/int8.md).
 FLOAT_LAYERS = re.compile(r"/layer\.([012])/output/dense/MatMul$")
 INT8_FILE = "model.int8.onnx"
 RECORD_FILE = "export.json"
@@ -67,7 +67,7 @@ def export_int8(model_dir: Path, dest: Path) -> Path:
     _pooling_check(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     # Eager attention traces to the MatMul/Softmax pattern the optimizer fuses into one
-    # Attention op (the SDPA trace is not recognised): ~1.4x faster after quantization.
+    # Attention op (the SDPA trace is not recognised), much faster after quantization.
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     inputs = model_inputs(list(tokenizer.model_input_names) + ["attention_mask"])
 
@@ -167,51 +167,34 @@ def cached_int8_model(settings: Settings, model_dir: Path) -> Path:
     return export_int8(model_dir, folder)
 
 
-class OnnxInt8Embedder:
-    """Same interface and vectors (cosine >= 0.985 to torch) as `rag.embedding.Embedder`."""
+class OnnxInt8Embedder(LocalModelEmbedder):
+    """The int8 ONNX backend of the same model (cosine >= 0.985 to torch on news passages)."""
+
+    backend = BACKEND
 
     def __init__(self, settings: Settings):
-        self.settings = settings
-        self.model_dir = settings.model_dir or None
+        super().__init__(settings)
         self.model_path: Path | None = None
         self._session = None
         self._inputs: list[str] = []
         self._encoder_tokenizer = None   # truncates to the model's length and pads the batch
-        self._tokenizer = None           # counting copy, no truncation
-        self._queries = QueryCache()
 
-    @property
-    def name(self) -> str:
-        return model_name(self.settings)
-
-    @property
-    def backend(self) -> str:
-        return BACKEND
-
-    def load(self) -> "OnnxInt8Embedder":
-        if self._session is not None:
-            return self
-        apply_offline_env()
-        model_dir = self.model_dir or packaged_model_dir()
+    def _load(self, model_dir: Path):
         self.model_path = cached_int8_model(self.settings, model_dir)
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(self.model_path), options,
-                                       providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(self.model_path), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
         encoder = _load_tokenizer(model_dir)
-        max_len = _max_seq_length(model_dir)
         pad = encoder.padding or {}   # tokenizer.json may pad to a fixed length: pad per batch
-        encoder.enable_truncation(max_len)
+        encoder.enable_truncation(_max_seq_length(model_dir))
         encoder.enable_padding(pad_id=pad.get("pad_id", 0), pad_type_id=pad.get("pad_type_id", 0),
                                pad_token=pad.get("pad_token", "[PAD]"))
-        self._tokenizer = counting_tokenizer(encoder)
         self._encoder_tokenizer = encoder
-        self._inputs = [i.name for i in session.get_inputs()]
-        self.model_dir = model_dir
-        self._session = session
-        return self
+        return encoder
 
     @property
     def dim(self) -> int:
@@ -222,18 +205,7 @@ class OnnxInt8Embedder:
         """A llama-index embedding over this backend (for llama-index components that want one)."""
         return llama_adapter(self.load())
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        self.load()
-        return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
-
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        self.load()
-        return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
-
-    def embed_texts(self, texts: list[str]) -> list[list[float]]:
-        self.load()
-        if not texts:
-            return []
+    def _encode(self, texts: list[str]) -> list[list[float]]:
         # Longest first, as sentence-transformers does: batches of similar length pad little.
         lengths = self.count_tokens(texts)
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
@@ -248,9 +220,6 @@ class OnnxInt8Embedder:
             out[idx] = self._session.run(None, {n: np.asarray(feeds[n], dtype=np.int64)
                                                 for n in self._inputs})[0]
         return out.tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._queries.get(text, lambda t: self.embed_texts([t])[0])
 
 
 def _load_tokenizer(model_dir: Path):

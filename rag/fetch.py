@@ -8,7 +8,7 @@ Rules, each because a URL is untrusted input:
 - with `refuse_private` (requests from the web UI), a host resolving to a loopback, private,
   link-local, multicast or reserved address is refused, and the connection goes to the address
   that was checked, so a second DNS answer cannot swap in an internal one.
-Errors are `FetchError`, a ValueError whose message names the URL.
+Errors are `FetchError`, an InputError (a ValueError) whose message names the URL.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from .config import Settings
+from .errors import InputError
 
 USER_AGENT = "rag-news-archive/1.0 (+local archive; fetches only URLs its user gave)"
 ACCEPTED_TYPES = ("text/html", "application/xhtml+xml", "application/rss+xml",
@@ -29,7 +30,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 READ_CHUNK = 65536
 
 
-class FetchError(ValueError):
+class FetchError(InputError):
     """A URL that could not be fetched; the message names it and says why."""
 
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .answer import speaker_of
+from .speakers import SPEAKER_QUESTION, speaker_of
 from .terms import STOPWORDS, WORD
 
 _FOLLOW_UP_START = re.compile(r"^\s*(and|also|but|so|what about|how about|and what about|"
                               r"what else|anything else|why|how come)\b", re.I)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|their|it|its|that|this|those|these)\b",
                       re.I)
-_SPEAKER_PHRASE = re.compile(r"\b(what (?:did|does|do|has|have|had)) (.+?) (?=say|said|tell|told|"
-                             r"think|argue|claim|mention|warn|add|state|write|note)", re.I)
 _ABOUT = re.compile(r"\babout\s+(.+?)[?.!]*$", re.I)
 
 
@@ -58,16 +56,17 @@ def standalone_question(question: str, history: list[Turn]) -> str:
         return question
     previous = standalone_question(history[-1].question, history[:-1])
     speaker = speaker_of(question)
-    said_by = _SPEAKER_PHRASE.search(question)
-    if said_by and not speaker and _PRONOUN.fullmatch(said_by.group(2)):
+    said_by = SPEAKER_QUESTION.search(question)
+    if said_by and not speaker and _PRONOUN.fullmatch(said_by.group("name")):
         # "What did he say about X?": he/she is the previous question's speaker.
-        previous_speaker = _SPEAKER_PHRASE.search(previous)
+        previous_speaker = SPEAKER_QUESTION.search(previous)
         if previous_speaker:
-            return question[:said_by.start(2)] + previous_speaker.group(2) + question[said_by.end(2):]
+            return (question[:said_by.start("name")] + previous_speaker.group("name")
+                    + question[said_by.end("name"):])
     if speaker and not _ABOUT.search(question):
         topic = topic_of(previous)
         if topic:
-            name = said_by.group(2) if said_by else " ".join(speaker)
+            name = said_by.group("name") if said_by else " ".join(speaker)
             return f"What did {name} say about {topic}?"
         return question
     missing = [w for w in _subject_words(previous)

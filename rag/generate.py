@@ -5,8 +5,11 @@ Backends, both through llama-index's LLM integrations, built by `make_llm(settin
   RAG_LLM_URL (".../v1"), RAG_LLM_MODEL, RAG_LLM_API_KEY;
 - RAG_LLM=ollama: RAG_LLM_MODEL, RAG_LLM_URL (default http://127.0.0.1:11434).
 
-The flow of `generate_answer`: refuse early when retrieval found nothing relevant (the same test
-as the extractive answerer) -> prompt with the passages quoted as data inside <passages> ...
+The flow of `generate_answer`, per part of the question (rag.questions: "Who ..., and how
+...?" is two parts, each retrieved for, written and verified on its own, citations numbered
+across parts): refuse early through the extractive answerer's gate (rag.answer.gate: a missing
+name, too little support, no sentence with the asked-for detail) -> prompt with the passages
+quoted as data inside <passages> ...
 </passages> -> stream tokens to `on_token` -> split the reply into sentences, drop out-of-range
 [n], score each sentence against what it cites (rag.verify) and mark the unsupported ones ->
 renumber the citations so each [n] is an exact span of an article. A reply citing nothing at
@@ -20,14 +23,15 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .answer import Answer, missing_entities, score_units
-from .citations import Citation
+from . import policy
+from .answer import Answer, gate, missing_entities
+from .citations import Citation, citation_of
 from .followup import Turn, standalone_question
+from .questions import indirect, question_parts, retrieval_query
 from .store import PassageHit
 from .verify import (SentenceCheck, checked_passages, passage_evidence, split_answer,
                      verify_sentences)
@@ -213,11 +217,6 @@ def reply_text(llm, messages, timeout: float,
     return reply
 
 
-def _refusal(question: str, why: str, support: float = 0.0) -> Answer:
-    return Answer(question, f"I can't answer that from the archive: {why}.", True,
-                  support=support, mode="generative")
-
-
 def cite_checks(checks: list[SentenceCheck]) -> tuple[list[Citation], list[dict]]:
     """Renumber: one [n] per distinct quoted span, in order of first use. Gives the citations and
     one {"text", "citations", "supported", "support"} per checked sentence."""
@@ -230,11 +229,7 @@ def cite_checks(checks: list[SentenceCheck]) -> tuple[list[Citation], list[dict]
             key = (unit.hit.passage.article_id, unit.start, unit.end)
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
-                h = unit.hit
-                citations.append(Citation(n=numbers[key], article_id=h.passage.article_id,
-                                          title=h.title, published=h.published, source=h.source,
-                                          url=h.url, quote=unit.text, start=unit.start,
-                                          end=unit.end, passage_id=h.passage.id))
+                citations.append(citation_of(unit, numbers[key]))
             if numbers[key] not in cited:
                 cited.append(numbers[key])
         sentences.append({"text": check.text, "citations": cited, "supported": check.supported,
@@ -259,50 +254,89 @@ def support_notice(checks: list[SentenceCheck], what: str = "answer") -> str | N
     return None
 
 
-def _cited_answer(question: str, checks: list[SentenceCheck]) -> Answer:
-    citations, sentences = cite_checks(checks)
-    support = float(np.mean([c.support for c in checks]))
-    return Answer(question, " ".join(with_markers(s) for s in sentences), False,
-                  tuple(citations), support, support_notice(checks), tuple(sentences),
-                  mode="generative")
-
-
 def generate_answer(llm, question: str, hits: list[PassageHit], article_text_of, embedder,
-                    settings, on_token: Callable[[str], None] | None = None) -> Answer:
+                    settings, on_token: Callable[[str], None] | None = None,
+                    search: Callable[[str], list[PassageHit]] | None = None) -> Answer:
+    """The model's answer, decomposed like the extractive one: each part of a multi-part
+    question is retrieved for (with `search`; else every part reads `hits`), gated, written and
+    verified on its own; citations are numbered across parts and each sentence names its part."""
+    parts = question_parts(question)
+    results = []
+    for part in parts:
+        part_hits = hits if len(parts) == 1 or search is None else \
+            search(retrieval_query(part, parts))
+        results.append(_generate_part(llm, part, retrieval_query(part, parts), part_hits,
+                                      article_text_of, embedder, settings, on_token))
+    return _compose(question, results)
+
+
+def _generate_part(llm, part: str, query: str, hits, article_text_of, embedder, settings,
+                   on_token) -> dict:
+    """{"part", "checks", "model_cited", "support"} or {"part", "reason", "absent", "support"}."""
     passages = checked_passages(hits, article_text_of)
     evidence = passage_evidence(passages, embedder)
     if not evidence:
-        return Answer(question, "I found nothing in the archive about that.", True,
-                      mode="generative")
-    # Same gate as the extractive answerer: no relevant sentence, or a named entity absent from
-    # every passage, means no model call (a small model answers anything it is asked).
+        return {"part": part, "reason": policy.NOTHING_RETRIEVED, "absent": [], "support": 0.0}
+    # The extractive answerer's gate: no relevant sentence, a named entity absent from every
+    # passage or no sentence with the asked-for detail means no model call (a small model
+    # answers anything it is asked).
     units = [u for ev in evidence.values() for u in ev.units]
     unit_vectors = np.vstack([ev.unit_vectors for ev in evidence.values()])
-    q_vec = np.asarray(embedder.embed_query(question), dtype=float)
-    _, support = score_units(question, units, unit_vectors, q_vec)
-    best = float(support.max())
-    absent = missing_entities(question, units)
-    if absent:
-        return _refusal(question, f"nothing mentions {', '.join(absent)}", best)
-    if best < settings.refuse_below:
-        return _refusal(question, "no passage supports an answer closely enough", best)
+    q_vec = np.asarray(embedder.embed_query(query), dtype=float)
+    verdict = gate(part, query, units, unit_vectors, q_vec, settings.refuse_below,
+                   missing_entities(part, units))
+    if verdict.reason:
+        return {"part": part, "reason": verdict.reason, "absent": verdict.absent,
+                "support": verdict.support}
 
-    messages = answer_prompt(question, [hit for hit, _ in passages])
+    messages = answer_prompt(part, [hit for hit, _ in passages])
     reply = reply_text(llm, messages, settings.llm_timeout, on_token)
     sentences = split_answer(reply)
     if not sentences:
         raise UnusableReply("the model's reply has no text")
-    # Small local models (SmolLM2-135M, our test model) write answers but never the [n] markers.
-    # Such a reply is matched sentence by sentence to the passage supporting it best, and says
-    # so; it is garbage (extractive fallback) only when no sentence matches any passage.
+    # Small local models write answers but never the [n] markers. Such a reply is matched
+    # sentence by sentence to the passage supporting it best, and says so; it is garbage
+    # (extractive fallback) only when no sentence matches any passage.
     model_cited = any(n in evidence for s in sentences for n in s.cited)
     checks = verify_sentences(sentences, evidence, embedder, attribute=not model_cited)
     if not any(c.supported for c in checks) and _REFUSAL.search(reply):
-        return _refusal(question, "the language model found no answer in the passages", best)
+        return {"part": part, "reason": policy.MODEL_FOUND_NONE, "absent": [],
+                "support": verdict.support}
     if not model_cited and not any(c.supported for c in checks):
         raise UnusableReply("the model's reply cites no passage and matches none")
-    answer = _cited_answer(question, checks)
-    if model_cited:
-        return answer
-    notice = f"{MATCHED_NOTICE} {answer.notice}" if answer.notice else MATCHED_NOTICE
-    return replace(answer, notice=notice)
+    return {"part": part, "checks": checks, "model_cited": model_cited,
+            "support": verdict.support}
+
+
+def _compose(question: str, results: list[dict]) -> Answer:
+    multi = len(results) > 1
+    answered = [r for r in results if "checks" in r]
+    parts = tuple({"part": p, "question": r["part"], "refused": "checks" not in r,
+                   "refusal_reason": r.get("reason")} for p, r in enumerate(results, start=1))
+    best = max(r["support"] for r in results)
+    if not answered:
+        first = results[0]
+        text = (" ".join(policy.part_refusal_text(indirect(r["part"]), r["reason"], r["absent"])
+                         for r in results) if multi else
+                policy.refusal_text(first["reason"], absent=first["absent"],
+                                    asked=indirect(first["part"])))
+        return Answer(question, text, True, support=best, refusal_reason=first["reason"],
+                      mode="generative", parts=parts if multi else ())
+    checks = [c for r in answered for c in r["checks"]]
+    part_of = [p for p, r in enumerate(results, start=1) if "checks" in r for _ in r["checks"]]
+    citations, sentences = cite_checks(checks)
+    for sentence, p in zip(sentences, part_of):
+        sentence["part"] = p
+    texts, k = [], 0
+    for p, r in enumerate(results, start=1):
+        if "checks" in r:
+            texts += [with_markers(s) for s in sentences[k:k + len(r["checks"])]]
+            k += len(r["checks"])
+        elif multi:
+            texts.append(policy.part_refusal_text(indirect(r["part"]), r["reason"], r["absent"]))
+    notice = support_notice(checks)
+    if not all(r["model_cited"] for r in answered):
+        notice = f"{MATCHED_NOTICE} {notice}" if notice else MATCHED_NOTICE
+    support = float(np.mean([c.support for c in checks]))
+    return Answer(question, " ".join(texts), False, tuple(citations), support, notice,
+                  tuple(sentences), mode="generative", parts=parts if multi else ())

@@ -10,20 +10,20 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from .answer import Answer, build_answer
+from .answer import Answer, answer_question
 from .config import Settings
-from .embedding import SentenceEncoder, make_embedder
+from .embedding import Embedder, SentenceEncoder, make_embedder
+from .errors import InputError
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
+from .policy import fallback_notice
+from .questions import story_topic
 from .retrieve import Filters, HybridRetriever
 from .store import ArticleRecord, Store
+from .timeline import timeline_answer
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class InputError(ValueError):
-    """Bad user input, reported as a clear message (never a stack trace)."""
 
 
 def clean_question(question: str) -> str:
@@ -39,7 +39,7 @@ def clean_question(question: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, embedder=None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.store = Store(settings, self.embedder.name, self.embedder.backend)
@@ -112,7 +112,10 @@ class Pipeline:
         """The configured generative backend, or None for extractive answers (the default)."""
         if self._llm is None and self.settings.llm:
             from .generate import make_llm
-            self._llm = make_llm(self.settings)
+            try:
+                self._llm = make_llm(self.settings)
+            except ValueError as exc:        # make_llm's errors name the RAG_LLM* setting
+                raise InputError(str(exc)) from None
         return self._llm
 
     def ask(self, question: str, *, k: int | None = None, filters: Filters = Filters(),
@@ -122,8 +125,19 @@ class Pipeline:
         `on_token(text)` receives generated tokens as they stream (generative mode only).
         """
         question = clean_question(question)
-        turns = parse_history(history)
+        try:
+            turns = parse_history(history)
+        except ValueError as exc:            # parse_history's errors name the bad turn
+            raise InputError(str(exc)) from None
         standalone = standalone_question(question, turns)
+        topic = story_topic(standalone)
+        if topic:        # "How did the X story develop?" is answered by X's timeline
+            answer = timeline_answer(question, self.timeline(topic, filters))
+            return replace(answer, standalone_question=standalone)
+        k = k or self.settings.top_k
+
+        def search(query: str):
+            return self.retriever.search(query, k, filters)
         notice = None
         llm = self.llm
         if llm is not None:
@@ -132,27 +146,31 @@ class Pipeline:
             try:
                 if turns:
                     standalone = condense_question(llm, question, turns, self.settings)
-                hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
-                answer = generate_answer(llm, standalone, hits, self.article_text, self.embedder,
-                                         self.settings, on_token=on_token)
+                answer = generate_answer(llm, standalone, search(standalone), self.article_text,
+                                         self.embedder, self.settings, on_token=on_token,
+                                         search=search)
                 return replace(answer, question=question, standalone_question=standalone)
             except UnusableReply as exc:      # the model replied, with nothing we can verify
-                notice = (f"The language model's reply could not be verified against the archive "
-                          f"({exc}); this is an extractive answer quoted from the archive.")
+                notice = fallback_notice(exc, unusable=True)
             except LLMUnavailable as exc:     # down, unreachable, failing or too slow
-                notice = (f"The language model is unavailable ({exc}); this is an extractive "
-                          "answer quoted from the archive.")
+                notice = fallback_notice(exc, unusable=False)
         # "What did X say about Y?" without a model: X's own quotations from every article, when
         # the quote index has some on Y (a model, when configured, writes from passages instead)
         from .quotes.answer import answer_from_quotes
         quoted = answer_from_quotes(standalone, self.store.quotes, self.embedder, filters)
         if quoted is not None:
             return replace(quoted, question=question, standalone_question=standalone, notice=notice)
-        hits = self.retriever.search(standalone, k or self.settings.top_k, filters)
-        answer = build_answer(standalone, hits, self.article_text, self.sentences,
-                              max_units=self.settings.answer_sentences,
-                              refuse_below=self.settings.refuse_below)
+        answer = answer_question(standalone, search, self.article_text, self.sentences,
+                                 max_units=self.settings.answer_sentences,
+                                 refuse_below=self.settings.refuse_below)
         return replace(answer, question=question, standalone_question=standalone, notice=notice)
+
+    def timeline(self, topic: str, filters: Filters = Filters(), period: str = "month"):
+        """One cited key sentence per article about `topic`, oldest first (rag.timeline)."""
+        from .timeline import TIMELINE_PASSAGES, build_timeline
+        topic = clean_question(topic)
+        hits = self.retriever.search(topic, TIMELINE_PASSAGES, filters)
+        return build_timeline(topic, hits, self.article_text, self.sentences, period)
 
     # -- who said what -------------------------------------------------------------------
     def quotes_by(self, name: str, about: str | None = None, filters: Filters = Filters(),

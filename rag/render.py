@@ -10,10 +10,9 @@ from __future__ import annotations
 import html
 import re
 
-from .citations import Citation
+from .citations import CITE, Citation
 
 CONTEXT_CHARS = 400
-_CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 def esc(text: str | None) -> str:
@@ -48,7 +47,7 @@ def answer_html(text: str, turn: int, final: bool = True) -> str:
         return "".join(f'<a href="#{cite_anchor(turn, int(n))}" class="cite-link" '
                        f'data-cite="{turn}-{int(n)}">[{int(n)}]</a>' for n in nums)
     done = " final" if final else ""
-    return f'<div class="answer{done}">{_lines(_CITED.sub(links, esc(text)))}</div>'
+    return f'<div class="answer{done}">{_lines(CITE.sub(links, esc(text)))}</div>'
 
 
 def notice_html(text: str, final: bool = True) -> str:
@@ -138,7 +137,7 @@ def summary_html(summary) -> str:
     """A summary from `pipeline.summarize([id])`: its [n] link to the sentences highlighted in
     the article below (`article_page(..., marks=summary.citations)`)."""
     text = getattr(summary, "text", summary)
-    body = _CITED.sub(lambda m: "".join(
+    body = CITE.sub(lambda m: "".join(
         f'<a href="#{summary_anchor(int(n))}" class="cite-link">[{int(n)}]</a>'
         for n in m.group(1).split(",")), esc(str(text)))
     notice = getattr(summary, "notice", None)

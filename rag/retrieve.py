@@ -6,11 +6,13 @@ llama-index MetadataFilters, BM25 as a per-query weight mask over its corpus.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from .chunking import embedding_text
+from .errors import InputError
 from .sentences import sentence_spans
 from .store import PassageHit, Store, date_key
 from .terms import content_terms
@@ -27,7 +29,7 @@ class Filters:
         for name in ("since", "until"):
             value = getattr(self, name)
             if value and date_key(value) == 0:
-                raise ValueError(f"--{name} {value!r}: expected a date as YYYY-MM-DD")
+                raise InputError(f"filter {name}={value!r}: expected a date as YYYY-MM-DD")
 
     @property
     def empty(self) -> bool:
@@ -111,16 +113,24 @@ def best_sentence(question_terms: set[str], text: str) -> str:
 
 
 class Bm25Index:
-    """BM25 over every stored passage (title + text), rebuilt from the store after a sync."""
+    """BM25 over every stored passage (title + text), built from the store at one revision.
 
-    def __init__(self, hits: list[PassageHit], published_keys: list[int]):
+    llama-index's BM25Retriever tokenizes and indexes the corpus; a query is scored by its bm25s
+    index directly, with the query's own k and filter mask as arguments. The retriever keeps k
+    and the mask as attributes, and one index serves concurrent questions: per-query state set
+    on it would leak from one question into another's.
+    """
+
+    def __init__(self, hits: list[PassageHit], published_keys: list[int],
+                 revision: str | None = None):
         from llama_index.core.schema import TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
         self.hits = hits
+        self.revision = revision
         self._keys = published_keys
-        self._position = {h.passage.id: i for i, h in enumerate(hits)}
         self._retriever = None
+        self._stemmer_lock = threading.Lock()   # PyStemmer's stemmer must not run concurrently
         if hits:
             nodes = [TextNode(id_=h.passage.id, text=embedding_text(h.title, h.passage.text))
                      for h in hits]
@@ -128,34 +138,35 @@ class Bm25Index:
 
     @classmethod
     def from_store(cls, store: Store) -> "Bm25Index":
-        hits, keys = [], []
-        for hit in store.iter_passages():
-            hits.append(hit)
-        for hit in hits:
-            keys.append(date_key(hit.published))
-        return cls(hits, keys)
-
-    def __len__(self) -> int:
-        return len(self.hits)
+        """Read the revision first: a write landing during the read leaves the index stale."""
+        revision = store.revision()
+        hits = list(store.iter_passages())
+        return cls(hits, [date_key(h.published) for h in hits], revision)
 
     def search(self, question: str, k: int, filters: Filters) -> list[PassageHit]:
-        if self._retriever is None:
+        import bm25s
+
+        if self._retriever is None or k <= 0:
             return []
-        r = self._retriever
-        r.similarity_top_k = min(k, len(self.hits))
-        r.corpus_weight_mask = None
+        mask = None
         if not filters.empty:
-            mask = [int(filters.accepts(h.passage.article_id, h.source, key))
-                    for h, key in zip(self.hits, self._keys)]
-            if not any(mask):
+            mask = np.fromiter((filters.accepts(h.passage.article_id, h.source, key)
+                                for h, key in zip(self.hits, self._keys)),
+                               dtype=np.float32, count=len(self.hits))
+            if not mask.any():
                 return []
-            r.corpus_weight_mask = mask
+        r = self._retriever
+        with self._stemmer_lock:
+            tokens = bm25s.tokenize(question, stemmer=r.stemmer, token_pattern=r.token_pattern,
+                                    show_progress=False)
+        indexes, scores = r.bm25.retrieve(tokens, k=min(k, len(self.hits)), weight_mask=mask,
+                                          show_progress=False)
         found = []
-        for nws in r.retrieve(question):
-            if nws.score and nws.score > 0:
-                hit = self.hits[self._position[nws.node.node_id]]
+        for index, score in zip(indexes[0], scores[0]):
+            if score > 0:
+                hit = self.hits[int(index)]
                 found.append(PassageHit(hit.passage, hit.title, hit.published, hit.source,
-                                        hit.url, float(nws.score)))
+                                        hit.url, float(score)))
         return found
 
 
@@ -166,18 +177,32 @@ class HybridRetriever:
         self.sentence_encoder = sentence_encoder or embedder   # see rag.embedding.SentenceEncoder
         self.settings = settings
         self.bm25: Bm25Index | None = None
+        self._refresh_lock = threading.Lock()
         if not 0.0 <= settings.dense_weight <= 1.0:
-            raise ValueError(f"RAG_DENSE_WEIGHT={settings.dense_weight}: expected a number "
+            raise InputError(f"RAG_DENSE_WEIGHT={settings.dense_weight}: expected a number "
                              "from 0 (BM25 only) to 1 (dense only)")
         if not 0.0 <= settings.sentence_weight <= 1.0:
-            raise ValueError(f"RAG_SENTENCE_WEIGHT={settings.sentence_weight}: expected a number "
+            raise InputError(f"RAG_SENTENCE_WEIGHT={settings.sentence_weight}: expected a number "
                              "from 0 (no sentence check) to 1 (order by best sentence only)")
         if settings.rerank_k < 0:
-            raise ValueError(f"RAG_RERANK_K={settings.rerank_k}: expected 0 or more passages")
+            raise InputError(f"RAG_RERANK_K={settings.rerank_k}: expected 0 or more passages")
 
     def refresh(self) -> None:
         """Re-read the store into BM25 (after an ingest or a delete)."""
-        self.bm25 = Bm25Index.from_store(self.store)
+        with self._refresh_lock:
+            self.bm25 = Bm25Index.from_store(self.store)
+
+    def current_bm25(self) -> Bm25Index:
+        """BM25 at the store's revision: every write (this process's or another worker's on the
+        same Chroma) bumps it, so a stale index is rebuilt, once, by the first question after."""
+        revision = self.store.revision()
+        bm25 = self.bm25
+        if bm25 is not None and bm25.revision == revision:
+            return bm25
+        with self._refresh_lock:
+            if self.bm25 is None or self.bm25.revision != revision:
+                self.bm25 = Bm25Index.from_store(self.store)
+            return self.bm25
 
     def dense(self, question: str, k: int, filters: Filters,
               query_vector: list[float] | None = None) -> list[PassageHit]:
@@ -185,10 +210,7 @@ class HybridRetriever:
         return self.store.dense_search(vector, k, filters.to_llama())
 
     def sparse(self, question: str, k: int, filters: Filters) -> list[PassageHit]:
-        # Another worker on the same Chroma server may have added or deleted passages.
-        if self.bm25 is None or len(self.bm25) != self.store.passage_count():
-            self.refresh()
-        return self.bm25.search(question, k, filters)
+        return self.current_bm25().search(question, k, filters)
 
     def search(self, question: str, k: int | None = None, filters: Filters = Filters(),
                query_vector: list[float] | None = None) -> list[PassageHit]:
@@ -209,12 +231,11 @@ class HybridRetriever:
 
     def fuse(self, dense: list[PassageHit], sparse: list[PassageHit],
              dense_weight: float | None = None) -> list[tuple[str, float]]:
-        """Relative-score fusion: dense gets `settings.dense_weight` (0.2), BM25 the rest.
+        """Relative-score fusion: dense gets `settings.dense_weight`, BM25 the rest.
 
-        With rank fusion (RRF, k=60) the hybrid lost clearly to BM25 on news known-item search,
-        as MiniLM is the weaker retriever there and RRF gives it an equal vote. The weight was
-        chosen on a tuning sample of 2,000 CNN/DM highlight queries disjoint from the
-        benchmark's (best 0.2-0.25).
+        Not rank fusion: on news known-item search MiniLM is the weaker retriever, and RRF gives
+        it an equal vote. The weight is tuned on queries disjoint from the benchmark's; the
+        figures are in eval/reports/retrieval.md.
         """
         weight = self.settings.dense_weight if dense_weight is None else dense_weight
         return relative_score_fusion([[(h.passage.id, h.score) for h in dense],
@@ -226,17 +247,14 @@ class HybridRetriever:
                        weight: float | None = None) -> list[tuple[str, float]]:
         """Re-score the first `settings.rerank_k` fused passages by their best sentence.
 
-        A passage vector blurs ~8 sentences into one. A question about one statement is often
-        closer to a follow-up story that paraphrases it than to the story that has it: fusion
-        alone lost to BM25 on BBC (MRR@10 0.9701 vs 0.9718), all of it at hit@1. So each
-        head passage's sentence sharing the most content words with the question is encoded
-        (one batch of `rerank_k` short sentences, which the answerer reuses), and its cosine
-        to the question, min-max normalised over the head, gets weight
-        `settings.sentence_weight` (0.3) against the fused score. Only the head is reordered;
-        the tail keeps its place. Tuned on 2,000-query samples disjoint from the benchmark's
-        (eval/reports/retrieval.md): a head of 5 at 0.3 gains as much over BM25 as a head of 10
-        at 0.4 (smaller gain +0.0068 vs +0.0067 MRR@10), for half the encoding; CNN/DM falls
-        below BM25 from 0.7.
+        A passage vector blurs several sentences into one, so a question about one statement can
+        be closer to a follow-up story that paraphrases it than to the story that has it. Each
+        head passage's sentence sharing the most content words with the question is encoded (one
+        batch of `rerank_k` short sentences, which the answerer reuses), and its cosine to the
+        question, min-max normalised over the head, gets weight `settings.sentence_weight`
+        against the fused score. Only the head is reordered; the tail keeps its place. Head
+        size and weight are tuned on queries disjoint from the benchmark's (figures and the
+        trade-off against encoding time: eval/reports/retrieval.md).
         """
         weight = self.settings.sentence_weight if weight is None else weight
         head = fused[:self.settings.rerank_k]

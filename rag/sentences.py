@@ -1,4 +1,7 @@
-"""Sentence spans in cleaned article text: paragraphs first, then nltk's Punkt within each.
+"""The one sentence splitter: paragraphs (lines) first, then nltk's Punkt within each.
+
+Answers, retrieval's sentence check, chunking, summaries and the summary benchmarks all split
+with `sentence_spans`; it handles cased news prose and lower-cased PTB-tokenised text alike.
 
 Punkt's English model (shipped inside llama-index-core, so nothing is downloaded) misses
 abbreviations common in news ("Apr. 29", "Gov."), so we add them. Spans are exact character
@@ -9,12 +12,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_EXTRA_ABBREVIATIONS = {
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "mr", "mrs", "ms", "dr", "prof", "gen", "gov", "sen", "rep", "rev", "st", "lt", "col",
-    "sgt", "capt", "cmdr", "adm", "maj", "corp", "inc", "ltd", "co", "jr", "sr", "no", "vs",
-    "u.s", "u.k", "u.n", "e.g", "i.e", "etc", "approx", "dept", "est", "fig", "mt", "ft",
-}
+# The one abbreviation list: words after which a full stop does not end a sentence.
+ABBREVIATIONS = frozenset("""
+    jan feb mar apr jun jul aug sep sept oct nov dec tue tues thu thur thurs
+    mr mrs ms dr prof gen gov sen rep rev st lt col sgt capt cmdr adm maj hon pres supt det insp
+    corp inc ltd co plc bros jr sr no nos vs v etc approx dept est fig mt ft univ ave blvd rd
+    vol pp cf u.s u.k u.n e.g i.e a.m p.m""".split())
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
@@ -30,7 +33,7 @@ def _punkt():
     if str(cache) not in nltk.data.path:
         nltk.data.path.insert(0, str(cache))
     tokenizer = PunktTokenizer("english")
-    tokenizer._params.abbrev_types.update(_EXTRA_ABBREVIATIONS)
+    tokenizer._params.abbrev_types.update(ABBREVIATIONS)
     return tokenizer
 
 

@@ -11,17 +11,24 @@ leaves `pending`, which never counts as unchanged; the next sync removes or redo
 applies each step to a group of articles at once (one Chroma call per step and group).
 A reindex fills a second passage collection and swaps it in only when complete, so a crash
 leaves the old one (and the manifest) as they were.
+
+Revision: every write (an ingest group, a delete, a prune, a reindex) ends by storing a new
+random token in the manifest collection's metadata. Readers that cache what they read (BM25)
+compare tokens, one cheap Chroma call, and so notice writes by any process on the same Chroma,
+including a delete plus an add that leave the passage count as it was.
 Rows from Chroma and nodes from llama-index are converted to our dataclasses here and only here.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+import uuid
+from typing import Iterator
 
 from .articles import Article
 from .chunking import Passage
-from .config import Settings, apply_offline_env
+from .config import Settings
+from .errors import InputError, StoreVersionError
 
 SCHEMA_VERSION = 1
 PASSAGES = "passages"
@@ -30,10 +37,7 @@ ARTICLES = "articles"
 WRITE_BATCH = 250              # passages per Chroma add
 _ARTICLE_FIELDS = ("title", "published", "modified", "author", "source", "url", "category", "path")
 _GET_PAGE = 5000
-
-
-class StoreMismatchError(RuntimeError):
-    """The store was built by another schema version or embedding model."""
+REVISION = "revision"          # key of the write token in the manifest collection's metadata
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,12 @@ class Store:
         """Connect; `check_signature=False` only for a reindex, which replaces the passages."""
         if self._client is not None:
             return self
-        apply_offline_env()
         self._client = make_client(self.settings)
         meta = {"hnsw:space": "cosine", **self.signature}
         self.passages = self._client.get_or_create_collection(
             PASSAGES, metadata=meta, embedding_function=None)
         self.articles = self._client.get_or_create_collection(
-            ARTICLES, metadata={"rag_schema": SCHEMA_VERSION}, embedding_function=None)
+            ARTICLES, metadata=self._manifest_metadata(""), embedding_function=None)
         if check_signature:
             self._check_signature()
         self._use_passages(self.passages)
@@ -110,16 +113,25 @@ class Store:
         for key, want in self.signature.items():
             if found.get(key) != want:
                 where = self.settings.chroma_url or self.settings.chroma_dir
-                raise StoreMismatchError(
+                raise StoreVersionError(
                     f"the store at {where} was built with {key}={found.get(key)!r}, but this "
                     f"configuration uses {want!r}; vectors of different models or versions never "
                     "mix. Run `python -m rag reindex` to rebuild it from the stored articles.")
 
-    def drop_passages(self) -> None:
-        """Delete the passage collection; the manifest keeps the articles' text."""
-        self._client.delete_collection(PASSAGES)
-        self._use_passages(self._client.get_or_create_collection(
-            PASSAGES, metadata={"hnsw:space": "cosine", **self.signature}, embedding_function=None))
+    # -- revision ------------------------------------------------------------------------
+    @staticmethod
+    def _manifest_metadata(revision: str) -> dict:
+        return {"rag_schema": SCHEMA_VERSION, REVISION: revision}
+
+    def revision(self) -> str:
+        """The token of the last write to this store by any process ("" before the first).
+        Read from Chroma each time: a collection object caches the metadata it was opened with."""
+        collection = self._client.get_collection(ARTICLES, embedding_function=None)
+        return str((collection.metadata or {}).get(REVISION, ""))
+
+    def _written(self) -> None:
+        """Called after each write, so a reader never sees the new token before the new data."""
+        self.articles.modify(metadata=self._manifest_metadata(uuid.uuid4().hex))
 
     def begin_reindex(self) -> None:
         """Write passages into a fresh side collection (a leftover of a crashed reindex goes)."""
@@ -137,6 +149,7 @@ class Store:
         for i in range(0, len(ids), _GET_PAGE):
             page = ids[i:i + _GET_PAGE]
             self.articles.update(ids=page, metadatas=[{"passages": passage_counts[a]} for a in page])
+        self._written()
 
     # -- manifest ------------------------------------------------------------------------
     def _record_from_row(self, rid: str, meta: dict, text: str | None) -> ArticleRecord:
@@ -176,12 +189,6 @@ class Store:
         manifest page by page, keeping two strings per article, not every record's metadata."""
         return {r.article.id: (r.content_hash, r.status) for r in self.iter_records(status=None)}
 
-    def mark_pending(self, article: Article) -> None:
-        self.mark_pending_many([article])
-
-    def mark_ready(self, article: Article, passages: int) -> None:
-        self.mark_ready_many([(article, passages)])
-
     def mark_pending_many(self, articles: list[Article]) -> None:
         """Write each record (text and metadata) as `pending`: not yet counted as stored."""
         metas = []
@@ -200,11 +207,13 @@ class Store:
         """Flip pending records to `ready` with their hash (text and fields were written already)."""
         self.articles.update(ids=[a.id for a, _ in done], metadatas=[
             {"content_hash": a.content_hash, "passages": n, "status": "ready"} for a, n in done])
+        self._written()
 
     def delete_article(self, article_id: str) -> None:
-        self.delete_passages(article_id)
+        self.delete_passages_many([article_id])
         self.quotes.delete_many([article_id])
         self.articles.delete(ids=[article_id])
+        self._written()
 
     # -- quotes (their own collections and protocol: rag/quotes/index.py) -----------------
     @property
@@ -215,16 +224,10 @@ class Store:
         return self._quotes
 
     # -- passages ------------------------------------------------------------------------
-    def delete_passages(self, article_id: str) -> None:
-        self.delete_passages_many([article_id])
-
     def delete_passages_many(self, article_ids: list[str]) -> None:
         if article_ids:   # llama-index's ChromaVectorStore keys a node's article as document_id
             self.passages.delete(where={"document_id": {"$in": list(article_ids)}})
-
-    def add_passages(self, article: Article, passages: list[Passage],
-                     embeddings: list[list[float]]) -> None:
-        self.add_passage_rows([(article, p, v) for p, v in zip(passages, embeddings, strict=True)])
+            self._written()
 
     def add_passage_rows(self, rows: list[tuple[Article, Passage, list[float]]]) -> None:
         """Add (article, passage, vector) rows, WRITE_BATCH per Chroma call."""
@@ -245,13 +248,15 @@ class Store:
             nodes.append(node)
         for i in range(0, len(nodes), WRITE_BATCH):
             self.vector_store.add(nodes[i:i + WRITE_BATCH])
+        if nodes:
+            self._written()
 
     def passage_count(self) -> int:
         return self.passages.count()
 
     def article_count(self, status: str = "ready") -> int:
-        """Manifest records with `status`. Asks for ids only: fetching metadata to count them
-        cost an ingest of 25k passages 75 MB of peak memory, growing with the store."""
+        """Manifest records with `status`. Asks for ids only: fetching every record's metadata
+        to count them makes an ingest's peak memory grow with the store."""
         return len(self.articles.get(where={"status": status}, include=[])["ids"])
 
     def iter_passages(self, where: dict | None = None) -> Iterator[PassageHit]:
@@ -291,7 +296,7 @@ def make_client(settings: Settings):
         from urllib.parse import urlparse
         u = urlparse(url)
         if u.scheme not in ("http", "https") or not u.hostname:
-            raise ValueError(f"RAG_CHROMA_URL={url!r}: expected http://host:port")
+            raise InputError(f"RAG_CHROMA_URL={url!r}: expected http://host:port")
         return chromadb.HttpClient(host=u.hostname, port=u.port or 8000,
                                    ssl=u.scheme == "https", settings=chroma_settings)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
@@ -338,13 +343,3 @@ def consistency_problems(store: Store) -> list[str]:
             problems.append(f"article {aid}: manifest says {rec.passages} passages, store has 0")
     return problems + store.quotes.problems()
 
-
-def iter_batches(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

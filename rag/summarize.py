@@ -18,7 +18,10 @@ import json
 from dataclasses import asdict, dataclass, replace
 
 from .citations import Citation
-from .summarize_extractive import CNNDM_PARAMS, rank_sentences, split_sentences
+from .errors import InputError, NotFound
+from .policy import fallback_notice
+from .sentences import sentence_spans
+from .summarize_extractive import CNNDM_PARAMS, rank_sentences
 
 DEFAULT_SENTENCES = 3      # CNN/DM-style highlights: references average 3.6 sentences
 MAX_SENTENCES = 20
@@ -50,10 +53,10 @@ class Summary:
 def summary_spans(text: str, title: str | None, k: int) -> list[tuple[int, int]]:
     """The k sentences of an article that summarize it, as spans, in article order.
 
-    Exactly the configuration eval/bench_summaries.py measures against LEAD-3: its sentence
+    Exactly the configuration eval/bench_summaries.py measures against LEAD-3: the one sentence
     splitter and TF-IDF sentence vectors (which beat MiniLM vectors there, and cost no model).
     """
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     texts = [text[a:b] for a, b in spans]
     params = replace(CNNDM_PARAMS, max_sentences=k, ratio=None, min_sentences=1)
     return [spans[i] for i in rank_sentences(texts, None, title=title, params=params)]
@@ -106,15 +109,15 @@ class Summarizer:
     # -- entry points -----------------------------------------------------------------------
     def summarize(self, ids: list[str], sentences: int | None = None) -> Summary:
         if not ids:
-            raise ValueError("summarize: give at least one article id (or --query TOPIC)")
+            raise InputError("summarize: give at least one article id (or a topic)")
         n = DEFAULT_SENTENCES if sentences is None else sentences
         if not 1 <= n <= MAX_SENTENCES:
-            raise ValueError(f"--sentences {n}: expected 1..{MAX_SENTENCES}")
+            raise InputError(f"sentences={n}: expected 1..{MAX_SENTENCES}")
         records = []
         for article_id in dict.fromkeys(ids):
             record = self.pipeline.article(article_id)
             if record is None:
-                raise ValueError(f"no article with id {article_id!r}")
+                raise NotFound(f"no article with id {article_id!r}")
             records.append(record)
         if self.pipeline.llm is not None:
             return self._generative(records, n)
@@ -130,12 +133,22 @@ class Summarizer:
         return summary
 
     def summarize_topic(self, query: str, sentences: int | None = None, filters=None) -> Summary:
+        """A story summary that follows the topic's timeline: what happened first, what changed,
+        where it stands in the latest article, each sentence cited and dated. A topic with fewer
+        than two dated articles gets a summary across its best-matching articles instead."""
         from .retrieve import Filters
-        hits = self.pipeline.retriever.search(query, k=MAX_ARTICLES * 3, filters=filters or Filters())
+        n = DEFAULT_SENTENCES if sentences is None else sentences
+        if not 1 <= n <= MAX_SENTENCES:
+            raise InputError(f"sentences={n}: expected 1..{MAX_SENTENCES}")
+        filters = filters or Filters()
+        timeline = self.pipeline.timeline(query, filters)
+        if len(timeline.entries) >= 2:
+            return story_summary(timeline, n)
+        hits = self.pipeline.retriever.search(query, k=MAX_ARTICLES * 3, filters=filters)
         ids = list(dict.fromkeys(h.passage.article_id for h in hits))[:MAX_ARTICLES]
         relevant = [h.passage.article_id for h in hits if h.score > 0]
         if not ids or not relevant:
-            raise ValueError(f"--query {query!r}: no article matches")
+            raise NotFound(f"topic {query!r}: no article matches")
         return self.summarize(ids[:max(2, min(len(ids), 5))], sentences)
 
     # -- generative -------------------------------------------------------------------------
@@ -155,13 +168,11 @@ class Summarizer:
         try:
             return self._cached_or_made(records, n, "generative", make)
         except UnusableReply as exc:        # the model replied, with nothing we can verify
-            why = ("The language model's summary could not be verified against the archive "
-                   f"({exc})")
+            notice = fallback_notice(exc, unusable=True, what="summary")
         except LLMUnavailable as exc:       # down, unreachable, failing or too slow
-            why = f"The language model is unavailable ({exc})"
+            notice = fallback_notice(exc, unusable=False, what="summary")
         summary = self._cached_or_made(records, n, "extractive", self._extractive)
-        return replace(summary, notice=f"{why}; this is an extractive summary quoted from the "
-                                       "archive.")
+        return replace(summary, notice=notice)
 
     # -- extractive -------------------------------------------------------------------------
     def _picked_spans(self, record, k: int) -> list[tuple[int, int]]:
@@ -184,3 +195,22 @@ class Summarizer:
                 parts.append(f"{said}{quote} [{number}]")
         return Summary(tuple(r.article.id for r in records), "\n".join(parts), tuple(sentences),
                        tuple(citations))
+
+
+def story_summary(timeline, n: int) -> Summary:
+    """First / then / latest lines over a timeline's entries (rag.timeline.story_lines)."""
+    from .citations import citation_of
+    from .timeline import story_lines
+    entries = story_lines(timeline, n)
+    citations, sentences, lines = [], [], []
+    for i, entry in enumerate(entries):
+        label = "First" if i == 0 else "Latest" if i == len(entries) - 1 else "Then"
+        number = len(citations) + 1
+        citations.append(citation_of(entry.unit, number))
+        where = ", ".join(x for x in (entry.published[:10], entry.source) if x)
+        said = f"{label} ({where}): "
+        sentences.append({"text": said + entry.sentence, "citations": [number], "supported": True,
+                          "published": entry.published})
+        lines.append(f"{said}{entry.sentence} [{number}]")
+    return Summary(tuple(e.article_id for e in entries), "\n".join(lines), tuple(sentences),
+                   tuple(citations))

@@ -20,64 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_ABBREV = frozenset(
-    "mr mrs ms dr prof st jr sr gen gov sen rep lt col capt sgt maj adm rev hon pres supt det insp "
-    "inc ltd co corp bros plc vs v etc no nos jan feb mar apr jun jul aug sep sept oct nov dec "
-    "mon tue tues wed thu thur thurs fri sat sun est approx dept univ fig ft mt ave blvd rd op vol "
-    "pp al cf ca e.g i.e a.m p.m".split())
-# Capitalised words that usually start a sentence; used to decide whether "U.S. The ..." ends one.
-_STARTERS = frozenset(
-    "the a an he she it they we i you this that these those but and so yet however in on at "
-    "for his her its their our there here when while after before if as what why how who mr mrs "
-    "ms dr".split())
-_BOUNDARY = re.compile(r"[.!?]+(?:[\"'\u201d\u2019)\]]|\s''|\s\)|\s-rrb-)*(?=\s)|\n[ \t]*\n")
-_PREV_WORD = re.compile(r"(\S+)\s*$")
-_NEXT_WORD = re.compile(r"\s*([\"'\u201c\u2018(\[]|``\s)?(\S+)")
 _WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text`` (stripped of surrounding whitespace).
-
-    Handles cased news prose (abbreviations such as "Mr.", "U.S.", "Apr. 29", closing quotes)
-    and lower-cased PTB-tokenised text (" . ", " '' ", "-rrb-"). Blank lines always end a sentence.
-    """
-    lower_only = not any(c.isupper() for c in text)
-    cuts = [0]
-    for m in _BOUNDARY.finditer(text):
-        end = m.end()
-        if m.group().startswith("\n"):
-            cuts.append(end)
-            continue
-        nxt = _NEXT_WORD.match(text, end)
-        if nxt is None:
-            continue
-        prev = _PREV_WORD.search(text, 0, m.start() + 1)
-        prev_tok = prev.group(1).lower() if prev else ""
-        ends_with_dot = text[m.start()] == "." and not text[m.start():m.end()].startswith("..")
-        standalone = m.start() > 0 and text[m.start() - 1].isspace()   # PTB-style " . "
-        if ends_with_dot and not standalone:
-            stem = prev_tok.rstrip(".").lstrip("\"'(\u201c\u2018[")
-            nxt_word = nxt.group(2).lstrip("\"'(\u201c\u2018[`")
-            if stem in _ABBREV:
-                continue
-            if re.fullmatch(r"(?:[a-z]\.)*[a-z]", stem):          # initials: J. / U.S. / u.k.
-                if lower_only or nxt_word.lower() not in _STARTERS:
-                    continue
-        if not lower_only and not standalone:
-            first = nxt.group(2).lstrip("\"'(\u201c\u2018[`")
-            if first and not (first[0].isupper() or first[0].isdigit()):
-                continue
-        cuts.append(end)
-    cuts.append(len(text))
-    spans = []
-    for a, b in zip(cuts, cuts[1:]):
-        seg = text[a:b]
-        lead = len(seg) - len(seg.lstrip())
-        trail = len(seg) - len(seg.rstrip())
-        if b - trail > a + lead:
-            spans.append((a + lead, b - trail))
-    return spans
 
 
 def tokens(text: str) -> list[str]:

@@ -13,11 +13,16 @@ tell told think thought mention mentioned according react respond""".split())
 
 
 def stem(word: str) -> str:
-    w = word.lower().replace("’", "'")
+    """A light stemmer: "fined" and "fine", "Jones'" and "Jones" give one stem.
+
+    A possessive apostrophe ("Jones'", "Ebbers'") is dropped first; a final "e" after the
+    suffix is removed so "-ed"/"-ing" forms of words ending in "e" meet their base form."""
+    w = word.lower().replace("’", "'").rstrip("'")
     for suffix in ("'s", "ies", "es", "s", "ing", "ed"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return w
+            w = w[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            break
+    return w[:-1] if w.endswith("e") and len(w) >= 4 else w
 
 
 def content_terms(text: str) -> list[str]:

@@ -5,7 +5,7 @@ RAG_AUTH is either
 - the path of a users file: one `user:scrypt$N$r$p$salt$hash` line per user, `#` comments
   allowed; `python -m rag passwd NAME` prints such a line. Plain passwords are refused there,
   so a file that is copied or backed up never holds one.
-Every problem is a ValueError naming RAG_AUTH and the entry or file line. Passwords are compared
+Every problem is an InputError (a ValueError) naming RAG_AUTH and the entry or file line. Passwords are compared
 in constant time, and a hashed one is checked with scrypt (stdlib hashlib, no extra dependency).
 """
 from __future__ import annotations
@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
+
+from .errors import InputError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _B64 = base64.urlsafe_b64encode
@@ -72,10 +74,10 @@ class Users:
             user, sep, password = entry.strip().partition(":")
             if not (user and sep and password):
                 shown = entry.strip().split(":")[0] or entry.strip()
-                raise ValueError(f"RAG_AUTH: expected user:password pairs separated by commas, "
+                raise InputError(f"RAG_AUTH: expected user:password pairs separated by commas, "
                                  f"or the path of a users file; {shown!r} is neither")
             if user in plain:
-                raise ValueError(f"RAG_AUTH: user {user!r} is listed twice")
+                raise InputError(f"RAG_AUTH: user {user!r} is listed twice")
             plain[user] = password
         return cls(plain, {})
 
@@ -85,7 +87,7 @@ class Users:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"RAG_AUTH: cannot read users file {path} ({exc})") from None
+            raise InputError(f"RAG_AUTH: cannot read users file {path} ({exc})") from None
         for number, line in enumerate(lines, start=1):
             line = line.strip()
             if not line or line.startswith("#"):
@@ -93,14 +95,14 @@ class Users:
             user, sep, stored = line.partition(":")
             where = f"RAG_AUTH: users file {path}, line {number}"
             if not (user and sep and stored):
-                raise ValueError(f"{where}: expected user:scrypt$... "
+                raise InputError(f"{where}: expected user:scrypt$... "
                                  "(python -m rag passwd NAME prints one)")
             if not _is_hash(stored):
-                raise ValueError(f"{where}: the password of {user!r} is not hashed "
+                raise InputError(f"{where}: the password of {user!r} is not hashed "
                                  "(python -m rag passwd NAME prints a hashed line)")
             if user in hashed:
-                raise ValueError(f"{where}: user {user!r} is listed twice")
+                raise InputError(f"{where}: user {user!r} is listed twice")
             hashed[user] = stored
         if not hashed:
-            raise ValueError(f"RAG_AUTH: users file {path} lists no users")
+            raise InputError(f"RAG_AUTH: users file {path} lists no users")
         return cls({}, hashed)

@@ -5,28 +5,15 @@ Pure functions over our dataclasses and an embedder (the real MiniLM or tests' F
   (a marker written after the full stop, "... problem. [1]", belongs to the sentence before it);
 - `verify_sentences` scores each sentence against every span of each passage it cites (each
   sentence, and each two neighbouring sentences together):
-      score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * share of the sentence's content
-              words found in the span
+      score = rag.policy.grounding(cosine, share of the sentence's content words in the span)
   A negated sentence ("the Council did not condemn ...") scores only against negated single
   sentences. support = the best score over its cited passages; citing nothing gives 0.
-  A sentence is supported when support >= SUPPORT_THRESHOLD.
+  A sentence is supported when support >= SUPPORT_THRESHOLD (rag.policy.GROUNDED_AT).
 
-Weights and threshold were chosen on data (tests/test_generate.py re-measures them):
-- CNN/DailyMail reference highlights of the FRANK subset (RAG_DATA/frank-cnndm-xsum; written
-  by editors, abstractive) against their own article (supported) and against the most similar
-  other article (unsupported), first 20 articles, 74 highlights each way;
-- 9 sentences SmolLM2-135M wrote about the seed article that are false (hand-labelled, e.g.
-  "The UN Security Council did not condemn the launch ...") and 5 true ones.
-    DENSE_WEIGHT 0.4, pairs, negation rule:   t=0.55  0.60  0.65  0.70
-    own-article highlights kept                  0.85  0.80  0.70  0.54
-    other-article highlights rejected            1.00  1.00  1.00  1.00
-    SmolLM2's false sentences rejected           0.56  0.56  0.78  0.89
-    true seed sentences kept                     1.00  1.00  1.00  0.60
-0.65: we prefer a false "unsupported" to a false "supported" (DENSE_WEIGHT 0.5 without the
-neighbour pairs or the negation rule rejected only 0.44 of SmolLM2's false sentences at 0.6).
-Known limit: overlap is not entailment. A sentence reusing a passage's words with another
-meaning (a swapped name, a dropped "not") can still pass; about 1 in 5 of the small model's
-false sentences did.
+Weights and threshold were chosen on data (tests/test_generate.py re-measures them; the
+measurements are in eval/reports/verification.md): we prefer a false "unsupported" to a false
+"supported". Known limit: overlap is not entailment. A sentence reusing a passage's words with
+another meaning (a swapped name, a dropped "not") can still pass.
 """
 from __future__ import annotations
 
@@ -35,16 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import Unit, units_of
-from .citations import parse_citation_numbers
+from .citations import CITE, parse_citation_numbers
+from .policy import GROUNDED_AT, GROUNDING_DENSE, grounding
 from .sentences import sentence_spans
 from .store import PassageHit
 from .terms import content_terms
+from .units import Unit, units_of
 
-DENSE_WEIGHT = 0.4
-SUPPORT_THRESHOLD = 0.65
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+DENSE_WEIGHT = GROUNDING_DENSE
+SUPPORT_THRESHOLD = GROUNDED_AT
+_MARKERS = re.compile(r"\s*" + CITE.pattern)
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{CITE.pattern})+")
 _NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|nobody|nothing|cannot|without)\b|n[’']t\b",
                        re.I)
 
@@ -110,10 +98,6 @@ def split_answer(text: str) -> list[AnswerSentence]:
 def coverage(sentence_terms: set[str], passage_terms: set[str]) -> float:
     """Share of the answer sentence's content words that the passage text contains."""
     return len(sentence_terms & passage_terms) / len(sentence_terms) if sentence_terms else 0.0
-
-
-def support_score(cosine: float, cover: float) -> float:
-    return DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * cover
 
 
 def negated(text: str) -> bool:
@@ -195,7 +179,7 @@ def verify_sentences(sentences: list[AnswerSentence], evidence: dict[int, Passag
             # A negated sentence ("the Council did not condemn ...") is supported only by a
             # negated sentence, however many words it shares with an affirmative one. (The other
             # way round is left alone: "Lavrov opposed THAAD" paraphrases "won't resolve".)
-            unit_scores = [support_score(float(v @ vector), coverage(terms, t))
+            unit_scores = [grounding(float(v @ vector), coverage(terms, t))
                            if neg or not polarity else 0.0
                            for v, t, neg in zip(ev.unit_vectors, ev.unit_terms, ev.unit_negated)]
             best_unit = int(np.argmax(unit_scores))

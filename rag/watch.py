@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from .errors import InputError
+
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -22,10 +24,11 @@ def parse_interval(text: str) -> float:
     """'15m', '30s', '2h', '1d' or plain seconds; at least one second."""
     match = _INTERVAL.match(str(text))
     if not match:
-        raise ValueError(f"--every {text!r}: expected a number with s, m, h or d, e.g. 15m")
+        raise InputError(f"watch interval {text!r}: expected a number with s, m, h or d, "
+                         "e.g. 15m")
     seconds = float(match.group(1)) * _SECONDS[match.group(2).lower()]
     if seconds < 1:
-        raise ValueError(f"--every {text!r}: at least 1s")
+        raise InputError(f"watch interval {text!r}: at least 1s")
     return seconds
 
 

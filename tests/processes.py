@@ -57,7 +57,8 @@ def json_out(proc: subprocess.CompletedProcess):
 # (rows present in SQLite but missing from the HNSW index would be invisible to dense search).
 _INSPECT = r"""
 import json
-from rag.config import Settings
+from rag.config import Settings, apply_offline_env
+apply_offline_env()
 from rag.store import Store, consistency_problems
 store = Store(Settings.from_env(), "inspector").open(check_signature=False)
 records = store.records(status=None)

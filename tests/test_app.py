@@ -192,7 +192,8 @@ def test_article_page_with_a_failing_summarizer_still_shows_the_article(settings
 
 def test_login_is_required_when_auth_is_set(served, fake_pipeline, serve_pipeline):
     url = serve_pipeline(fake_pipeline, auth=("reader", "s3cret"))
-    with pytest.raises(Exception):
+    from gradio_client.exceptions import AuthenticationError
+    with pytest.raises(AuthenticationError, match="credentials were not provided"):
         client_for(url).predict(LAVROV, "", "", "", "", api_name="/ask")
     result = client_for(url, auth=("reader", "s3cret")).predict(LAVROV, "", "", "", "",
                                                                  api_name="/ask")

@@ -195,6 +195,7 @@ def test_cli_ingest_of_hostile_folder_reports_each_file_and_exits_1(tmp_path):
 
 # ---------------------------------------------------------------- hostile questions
 
+@pytest.mark.integration
 def test_cli_refuses_huge_and_control_character_questions(tmp_path):
     home = tmp_path / "home"
     huge = run_rag(home, "ask", "Lavrov " * 14_286, "--json")             # 100,002 characters

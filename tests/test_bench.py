@@ -103,6 +103,17 @@ def test_human_summary_lists_targets():
     r = _result(targets=bench.judge(_result(ingest_overhead_ratio=2.0)))
     text = bench.human_summary(r)
     assert "MISS ingest_overhead_ratio = 2.0" in text and "MET  onnx_int8_speedup" in text
+    assert "int8 default: this run does not support" in text        # 1.5x
+
+
+@pytest.mark.parametrize("speedup, cosine, mrr_delta, supports", [
+    (1.85, 0.99, -0.4, True), (1.79, 0.99, -0.4, False), (2.0, 0.98, -0.4, False),
+    (2.0, 0.99, -1.2, False)])
+def test_int8_becomes_default_only_when_fast_and_accurate(speedup, cosine, mrr_delta, supports):
+    verdict = bench.int8_default_verdict(_result(onnx_int8_speedup=speedup,
+                                                 onnx_int8_min_cosine=cosine,
+                                                 onnx_int8_mrr_delta=mrr_delta))
+    assert verdict.startswith("this run supports" if supports else "this run does not support")
 
 
 @pytest.mark.slow

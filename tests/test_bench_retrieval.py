@@ -1,4 +1,6 @@
 """The retrieval benchmark: its metrics and summary splitting (fast), and a small real run (slow)."""
+import argparse
+
 import pytest
 
 from conftest import DATA
@@ -80,7 +82,7 @@ def test_tuning_sample_avoids_the_benchmark_sample():
 def test_weights_option_takes_numbers_from_0_to_1():
     assert bench._weights("0.1, 0.2,0.3") == (0.1, 0.2, 0.3)
     for bad in ("0.1,x", "1.5", ""):
-        with pytest.raises(Exception, match="expected"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected"):
             bench._weights(bad)
 
 

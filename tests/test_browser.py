@@ -247,3 +247,25 @@ def test_a_fresh_page_shows_the_archive_as_it_is_now(page, served, tmp_path):
     assert str(pipeline.settings.chroma_dir.resolve()) in text and " MB" in text
     assert "extractive" in text
     shot(page, "08-status.png")
+
+
+def test_timeline_view_lists_a_dated_story_with_its_coverage_plot(page, served, tmp_path):
+    _, pipeline, _ = served
+    for day, source, text in [
+            ("2024-06-03", "coast-news", "Quillmoor dredging halted by court\n\nA court halted the "
+             "Quillmoor harbour dredging after a complaint by fishermen."),
+            ("2024-06-20", "harbour-daily", "Quillmoor dredging resumes\n\nDredging at Quillmoor "
+             "harbour resumed after the court lifted its order.")]:
+        path = tmp_path / f"{day}.md"
+        path.write_text(f"---\ndate: {day}\nsource: {source}\n---\n{text}\n", encoding="utf-8")
+        pipeline.ingest([path])
+    page.get_by_role("tab", name="Timeline", exact=True).click()
+    page.fill("#timeline-topic textarea, #timeline-topic input", "Quillmoor dredging")
+    page.click("#timeline-go")
+    page.wait_for_selector("#timeline .tl-entry")
+    entries = page.locator("#timeline .tl-dated .tl-entry")
+    dates = [entries.nth(i).locator(".tl-date").inner_text() for i in range(entries.count())]
+    assert dates == ["2024-06-03", "2024-06-20"]
+    assert "court" in entries.first.locator(".tl-sentence").inner_text()
+    page.wait_for_selector("#coverage-plot canvas, #coverage-plot svg")
+    shot(page, "06-timeline.png")

@@ -17,6 +17,7 @@ from rag.store import consistency_problems
 from eval.common import free_port
 
 CHROMA = Path(sys.executable).parent / "chroma"
+pytestmark = pytest.mark.integration
 START_TIMEOUT_S = 60
 
 
@@ -103,7 +104,17 @@ def test_server_mode_ingest_ask_reingest_and_restart(tmp_path, chroma_server):
     assert pipeline.ingest([folder]).added == 1                     # worker A adds an article
     keyword_hits = other_worker.retriever.sparse("zeppelin ferry", 5, Filters())
     assert [h.passage.article_id for h in keyword_hits][:1] == ["ferry"]   # B's BM25 follows
-    (folder / "ferry.md").unlink()
+    with_ferry = other_worker.store.passage_count()
+    (folder / "ferry.md").unlink()                                  # A deletes one and adds one
+    (folder / "glider.md").write_text("---\ntitle: Glider\n---\nThe glider club flies at "
+                                      "dawn from hill nine.\n", encoding="utf-8")
+    synced = pipeline.ingest([folder], prune=True)
+    assert (synced.added, synced.removed) == (1, 1)
+    assert other_worker.store.passage_count() == with_ferry         # the count cannot tell
+    glider_hits = other_worker.retriever.sparse("glider club", 5, Filters())
+    assert [h.passage.article_id for h in glider_hits][:1] == ["glider"]   # the revision can
+    assert other_worker.retriever.sparse("zeppelin", 5, Filters()) == []
+    (folder / "glider.md").unlink()
     assert pipeline.ingest([folder], prune=True).removed == 1
 
     chroma_server.stop()

@@ -6,6 +6,7 @@ import pytest
 
 from feed_site import Site, article_page, story
 from rag.config import Settings
+from rag.errors import InputError
 from rag.fetch import FetchError, Fetcher
 
 
@@ -163,7 +164,7 @@ def _redirecting_open(real_open, site):
 def test_watch_prints_one_line_per_change_and_nothing_when_unchanged(fake_pipeline, site):
     from rag.watch import describe, parse_interval, watch
     assert parse_interval("15m") == 900 and parse_interval("30s") == 30
-    with pytest.raises(ValueError, match="--every 'soon'"):
+    with pytest.raises(InputError, match="watch interval 'soon'"):
         parse_interval("soon")
     feed = site.url("/feed.xml")
     events = []

@@ -43,6 +43,7 @@ def lookups(monkeypatch):
     return seen
 
 
+@pytest.mark.integration
 def test_ingest_ask_summarize_and_ui_start_up_stay_on_loopback(fake_pipeline, lookups,
                                                                 block_network):
     import app
@@ -124,6 +125,7 @@ def audited(tmp_path):
     return env, attempts, armed
 
 
+@pytest.mark.integration
 def test_the_subprocess_hook_catches_network_use(audited, tmp_path):
     env, attempts, armed = audited
     probe = ("import socket\n"

@@ -9,10 +9,11 @@ from conftest import SEED
 from fakes import FakeEmbedder
 from rag import cli
 from rag.config import Settings
-from rag.embedding import Embedder, QueryCache, make_embedder
+from rag.embedding import Embedder, QueryCache, TorchEmbedder, make_embedder
 from rag.embedding_onnx import FLOAT_LAYERS, INT8_FILE, RECORD_FILE, OnnxInt8Embedder
 from rag.pipeline import Pipeline
-from rag.store import StoreMismatchError, consistency_problems
+from rag.errors import InputError, StoreVersionError
+from rag.store import consistency_problems
 
 
 class OtherFake(FakeEmbedder):
@@ -33,12 +34,25 @@ def _corpus(tmp_path, n=4):
 
 def test_factory_picks_the_backend_named_in_settings():
     assert Settings.from_env({"RAG_EMBED_BACKEND": "onnx-int8"}).embed_backend == "onnx-int8"
-    assert type(make_embedder(Settings())) is Embedder
+    assert type(make_embedder(Settings())) is TorchEmbedder
     onnx = make_embedder(Settings(embed_backend="onnx-int8"))
     assert type(onnx) is OnnxInt8Embedder and onnx.backend == "onnx-int8"
-    assert onnx.name == Embedder(Settings()).name      # same model: only the backend differs
-    with pytest.raises(ValueError, match="RAG_EMBED_BACKEND='tensorrt'"):
+    assert onnx.name == TorchEmbedder(Settings()).name      # same model: only the backend differs
+    with pytest.raises(InputError, match="RAG_EMBED_BACKEND='tensorrt'"):
         make_embedder(Settings(embed_backend="tensorrt"))
+
+
+def test_both_backends_and_the_fake_satisfy_the_embedder_protocol():
+    from rag.embedding import LocalModelEmbedder
+    members = {name for name in vars(Embedder) if not name.startswith("_")}
+    assert members == {"name", "backend", "dim", "load", "count_tokens", "token_offsets",
+                       "embed_texts", "embed_query"}
+    for cls in (TorchEmbedder, OnnxInt8Embedder, FakeEmbedder):   # classes: no model loads
+        assert all(hasattr(cls, m) for m in members), cls.__name__
+    # The shared parts live once, in the base: neither backend redefines them.
+    for shared in ("name", "load", "count_tokens", "token_offsets", "embed_texts"):
+        assert shared in vars(LocalModelEmbedder)
+        assert shared not in vars(TorchEmbedder) and shared not in vars(OnnxInt8Embedder)
 
 
 def test_query_cache_keeps_the_most_recent_and_returns_copies():
@@ -88,7 +102,7 @@ def test_a_store_of_another_backend_is_refused_until_reindexed(settings, tmp_pat
     folder = _corpus(tmp_path)
     built = Pipeline(settings, embedder=FakeEmbedder()).open()
     first = built.ingest([folder])
-    with pytest.raises(StoreMismatchError, match="python -m rag reindex"):
+    with pytest.raises(StoreVersionError, match="python -m rag reindex"):
         Pipeline(settings, embedder=OtherFake()).open()
 
     other = OtherFake()
@@ -100,7 +114,7 @@ def test_a_store_of_another_backend_is_refused_until_reindexed(settings, tmp_pat
     assert len(reopened.articles()) == 4
     assert consistency_problems(reopened.store) == []
     assert not reopened.ask("What was repaired on Monday?").refused
-    with pytest.raises(StoreMismatchError):           # and now the old backend is the stranger
+    with pytest.raises(StoreVersionError):           # and now the old backend is the stranger
         Pipeline(settings, embedder=FakeEmbedder()).open()
 
 
@@ -145,7 +159,7 @@ def test_int8_vectors_agree_with_torch(onnx_embedder, real_embedder):
     assert int8_vectors.shape == torch_vectors.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-4)
     cosines = np.sum(int8_vectors * torch_vectors, axis=1)
-    assert cosines[:-2].min() >= 0.985, cosines.min()       # the passages: the target
+    assert cosines[:-2].min() >= 0.985, cosines.min()       # the passages: the accuracy limit
     assert cosines[-2:].min() >= 0.97, cosines[-2:]         # very short texts lose a bit more
     query = np.asarray(onnx_embedder.embed_query(texts[-1]))   # a batch of one
     assert float(query @ torch_vectors[-1]) >= 0.97
@@ -183,7 +197,7 @@ def test_onnx_pipeline_answers_and_reindexes_to_torch(tmp_path, onnx_embedder, r
     assert not answer.refused and answer.citations
     text = onnx_pipeline.article_text(answer.citations[0].article_id)
     assert text[answer.citations[0].start:answer.citations[0].end] == answer.citations[0].quote
-    with pytest.raises(StoreMismatchError):
+    with pytest.raises(StoreVersionError):
         Pipeline(settings.with_(embed_backend="torch"), embedder=real_embedder).open()
     assert cli.main(["reindex"], pipeline=Pipeline(settings, embedder=real_embedder)) == 0
     torch_pipeline = Pipeline(settings, embedder=real_embedder).open()

@@ -32,9 +32,9 @@ def set_schema(store, version: int) -> None:
 
 def test_store_of_another_model_is_refused_naming_reindex(settings):
     from rag.pipeline import Pipeline
-    from rag.store import StoreMismatchError
+    from rag.errors import StoreVersionError
     built_store(settings)
-    with pytest.raises(StoreMismatchError) as err:
+    with pytest.raises(StoreVersionError) as err:
         Pipeline(settings, embedder=OtherModel()).open()
     message = str(err.value)
     assert "embed_model='fake-bow-64'" in message and "'fake-other-model'" in message
@@ -43,14 +43,16 @@ def test_store_of_another_model_is_refused_naming_reindex(settings):
 
 def test_store_of_another_schema_version_is_refused_naming_reindex(settings):
     from rag.pipeline import Pipeline
-    from rag.store import SCHEMA_VERSION, StoreMismatchError
+    from rag.errors import StoreVersionError
+    from rag.store import SCHEMA_VERSION
     set_schema(built_store(settings).store, 0)
-    with pytest.raises(StoreMismatchError) as err:
+    with pytest.raises(StoreVersionError) as err:
         Pipeline(settings, embedder=FakeEmbedder()).open()
     assert f"rag_schema=0, but this configuration uses {SCHEMA_VERSION!r}" in str(err.value)
     assert "python -m rag reindex" in str(err.value)
 
 
+@pytest.mark.integration
 def test_cli_reports_the_mismatch_as_a_clear_error(settings):
     built_store(settings)                 # fake model; the CLI uses the packaged MiniLM
     for command in (["ask", LAVROV], ["articles"], ["ingest", str(SEED)]):

@@ -66,10 +66,31 @@ def test_summary_across_articles_attributes_each_source(archive):
 
 def test_bad_ids_and_lengths_are_clear_errors(archive):
     pipeline, _ = archive
-    with pytest.raises(ValueError, match="no article with id 'nope'"):
+    from rag.errors import InputError, NotFound
+    with pytest.raises(NotFound, match="no article with id 'nope'"):
         pipeline.summarize(["nope"])
-    with pytest.raises(ValueError, match="--sentences 0"):
+    with pytest.raises(InputError, match="sentences=0"):
         pipeline.summarize(["seed"], sentences=0)
+
+
+def test_cli_exit_codes_follow_the_error_kind(archive, capsys):
+    from rag.cli import main
+    pipeline, _ = archive
+    assert main(["summarize", "nope", "--json"], pipeline=pipeline) == 1       # unknown id
+    assert json.loads(capsys.readouterr().out) == {"error": "no article with id 'nope'"}
+    assert main(["summarize", "seed", "--sentences", "0"], pipeline=pipeline) == 2  # bad input
+    assert "sentences=0" in capsys.readouterr().err
+
+
+def test_cli_lets_a_bug_keep_its_traceback(archive, monkeypatch):
+    from rag.cli import main
+    pipeline, _ = archive
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not bad input")
+    monkeypatch.setattr(pipeline, "summarize", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["summarize", "seed"], pipeline=pipeline)
 
 
 def test_cli_each_prints_one_json_object_per_line(archive, capsys):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.summarize_extractive import SummaryParams, rank_sentences, split_sentences
+from rag.sentences import sentence_spans
+from rag.summarize_extractive import SummaryParams, rank_sentences
 
 CASED = (
     'Mr. Smith flew to the U.S. on Apr. 29 to meet Dr. Jones of Acme Inc. in New York. '
@@ -17,12 +18,12 @@ PTB = ("washington ( cnn ) president barack obama says he is `` absolutely commi
 
 
 def _sents(text):
-    return [text[a:b] for a, b in split_sentences(text)]
+    return [text[a:b] for a, b in sentence_spans(text)]
 
 
 @pytest.mark.parametrize("text", [CASED, PTB, "", "   ", "No final stop", "One.\nTwo words here."])
 def test_spans_are_exact_stripped_substrings(text):
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     prev_end = 0
     for a, b in spans:
         assert 0 <= prev_end <= a < b <= len(text)

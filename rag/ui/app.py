@@ -5,7 +5,7 @@ import gradio as gr
 
 from .. import render
 from ..users import Users
-from . import chat, conversations, library, people, status
+from . import chat, conversations, library, people, status, timeline
 from .common import bind
 
 TITLE = "News archive assistant"
@@ -26,6 +26,8 @@ def build_ui(pipeline) -> gr.Blocks:
             add = library.add_tab(pipeline)
         with gr.Tab("Summaries"):
             s = library.summaries_tab(pipeline)
+        with gr.Tab("Timeline"):
+            timeline.tab(pipeline)
         with gr.Tab("People"):
             people.tab(pipeline)
         with gr.Tab("Status"):

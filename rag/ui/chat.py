@@ -8,7 +8,7 @@ import threading
 import gradio as gr
 
 from .. import render
-from ..pipeline import InputError
+from ..errors import InputError
 from .common import EXAMPLE_QUESTION, article_choices, bind, examples_now, filters_from, sources
 
 log = logging.getLogger("rag.ui")

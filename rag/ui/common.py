@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..pipeline import InputError
 from ..retrieve import Filters
 
 EXAMPLE_QUESTION = "What did Lavrov say about THAAD?"
@@ -32,12 +31,9 @@ def bind(handler, pipeline):
 
 
 def filters_from(article_ids, source, since, until) -> Filters:
-    """The UI's filter widgets as retrieval Filters; a bad date is the user's InputError."""
-    try:
-        return Filters(article_ids=tuple(article_ids or ()), source=source or None,
-                       since=(since or "").strip() or None, until=(until or "").strip() or None)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    """The UI's filter widgets as retrieval Filters (a bad date raises InputError)."""
+    return Filters(article_ids=tuple(article_ids or ()), source=source or None,
+                   since=(since or "").strip() or None, until=(until or "").strip() or None)
 
 
 def article_choices(pipeline) -> list[tuple[str, str]]:

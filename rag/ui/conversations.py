@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import render
+from ..errors import InputError
 from ..conversations import (Conversations, NotFound, answer_settings, cited, citation_status,
                              export_markdown)
 from . import chat
@@ -105,7 +106,7 @@ def rename(pipeline, conversation_id: str, title: str, request: gr.Request):
     try:
         store_of(pipeline).rename(user, conversation_id, title)
         msg = "Renamed."
-    except (NotFound, ValueError) as exc:
+    except (NotFound, InputError) as exc:
         msg = str(exc)
     return msg, gr.update(choices=conversation_choices(pipeline, user))
 
@@ -148,6 +149,14 @@ def answered_turn_of(history: list[dict], index: int) -> int:
                and 'class="answer final"' in str(m.get("content")))
 
 
+def whole_number(field: str, value) -> int:
+    """An API field that must be a whole number (the JSON may carry it as text)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{field}: expected a whole number, got {value!r}") from None
+
+
 def give_feedback(pipeline, user: str, conversation_id: str, turn: int, rating: int,
                   note: str) -> int:
     """Store a rating of one saved answer with its question, answer, citations and settings."""
@@ -169,7 +178,7 @@ def on_like(pipeline, history, conversation, note, evt: gr.LikeData, request: gr
     try:
         give_feedback(pipeline, user_of(request), conversation, turn, 1 if evt.liked else -1,
                       note)
-    except (NotFound, ValueError) as exc:
+    except (NotFound, InputError) as exc:
         return str(exc), note
     return f"Thank you: thumbs {'up' if evt.liked else 'down'} recorded for answer {turn}.", ""
 
@@ -199,7 +208,7 @@ def api_export(pipeline, conversation_id: str, request: gr.Request) -> dict:
 def api_rename(pipeline, conversation_id: str, title: str, request: gr.Request) -> dict:
     try:
         store_of(pipeline).rename(user_of(request), conversation_id, title)
-    except (NotFound, ValueError) as exc:
+    except (NotFound, InputError) as exc:
         return {"error": str(exc)}
     return {"renamed": conversation_id}
 
@@ -216,9 +225,10 @@ def api_feedback(pipeline, conversation_id: str, turn: int, rating: int, note: s
                  request: gr.Request = None) -> dict:
     """Rate answer `turn` of a saved conversation: rating 1 (👍) or -1 (👎), optional note."""
     try:
+        turn, rating = whole_number("turn", turn), whole_number("rating", rating)
         return {"feedback_id": give_feedback(pipeline, user_of(request), conversation_id,
-                                             int(turn), int(rating), note)}
-    except (NotFound, ValueError, TypeError) as exc:
+                                             turn, rating, note)}
+    except (NotFound, InputError) as exc:
         return {"error": str(exc)}
 
 

@@ -13,7 +13,7 @@ import gradio as gr
 from .. import render
 from ..articles import ALLOWED_SUFFIXES
 from ..fetch import is_url
-from ..pipeline import InputError
+from ..errors import InputError
 from .common import article_choices, bind, examples_now, sources
 from .status import status_md
 
@@ -198,7 +198,7 @@ def summarize_view(pipeline, article_ids, topic: str = "", sentences: float = 3)
             result = pipeline.summarize(list(article_ids), int(sentences))
         else:
             return render.message_html("Pick one or more articles, or type a topic.")
-    except (InputError, ValueError) as exc:   # summarize's own input checks raise ValueError
+    except InputError as exc:            # a bad length, an unknown id (NotFound), no match
         return render.message_html(str(exc))
     return render.summary_view(result, pipeline.article_text)
 
