@@ -19,7 +19,7 @@ def test_quotes_api_matches_the_cli_shape_and_spans(seeded):
         assert set(q) == {"speaker", "quote", "cue", "article_id", "title", "published", "source",
                           "url", "start", "end"}
         assert seeded.article(q["article_id"]).article.text[q["start"]:q["end"]] == q["quote"]
-    assert view.quotes_api(seeded, "Lavrov", since="soon")["error"].startswith("--since")
+    assert "since" in view.quotes_api(seeded, "Lavrov", since="soon")["error"]   # names the field
     assert view.quotes_api(seeded, "Nobody")["quotes"] == []
 
 
