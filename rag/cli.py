@@ -108,6 +108,44 @@ def cmd_ask(args, pipeline) -> int:
     return 0
 
 
+def cmd_quotes(args, pipeline) -> int:
+    """One person's quotations across the archive, oldest first (undated last)."""
+    from .quotes.people import AmbiguousSpeaker
+    try:
+        person, quotes = pipeline.quotes_by(args.name, args.about, _filters(args), args.limit)
+    except AmbiguousSpeaker as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc), "candidates": exc.candidates}, ensure_ascii=False))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if person is None:
+        if args.json:
+            print(json.dumps({"error": f"no quotations by {args.name!r}", "speaker": None,
+                              "quotes": []}, ensure_ascii=False))
+        print(f"no quotations by {args.name!r}", file=sys.stderr)
+        return 1
+    payload = {"speaker": person.name, "quotes": [q.to_dict() for q in quotes]}
+
+    def human(d):
+        out = [f"{d['speaker']}: {len(d['quotes'])} quotations"]
+        for q in d["quotes"]:
+            out.append(f"{(q['published'] or 'undated')[:10]}  {q['title']} ({q['source'] or ''}, "
+                       f"{q['article_id']} chars {q['start']}-{q['end']})")
+            out.append(textwrap.indent(textwrap.fill(f"{q['cue'] or 'said'}: “{q['quote']}”", 96), "    "))
+        return "\n".join(out)
+    _emit(args, payload, human)
+    return 0
+
+
+def cmd_people(args, pipeline) -> int:
+    """Everyone quoted: quotation counts, first and last date, sources, roles."""
+    people = [p.to_dict() for p in pipeline.people(args.about)]
+    _emit(args, people, lambda ps: "\n".join(
+        f"{p['quotes']:5}  {p['name']}  {(p['first'] or '')[:10]}..{(p['last'] or '')[:10]}  "
+        f"{', '.join(p['roles'][:2])}  [{', '.join(p['sources'])}]" for p in ps) or "(nobody quoted)")
+    return 0
+
+
 def cmd_delete(args, pipeline) -> int:
     ok = pipeline.delete(args.id)
     _emit(args, {"id": args.id, "deleted": ok},
@@ -310,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="with --query: only this source")
     p.add_argument("--since", help="with --query: YYYY-MM-DD")
     p.add_argument("--until", help="with --query: YYYY-MM-DD")
+    p = command("quotes", cmd_quotes, "what one person said, across the archive, oldest first")
+    p.add_argument("name", help='the person: full name, surname or "Mr Surname"')
+    p.add_argument("--about", help="only quotations on this topic")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD")
+    p.add_argument("--source")
+    p.add_argument("--article", action="append", help=argparse.SUPPRESS)
+    p.add_argument("--limit", type=int, default=None, help="at most N quotations")
+    p = command("people", cmd_people, "everyone quoted, with counts, dates, sources and roles")
+    p.add_argument("--about", help="only people quoted on this topic")
     p = command("delete", cmd_delete, "delete an article and its passages")
     p.add_argument("id")
     p = command("watch", cmd_watch, "re-sync folders, pages and feeds until stopped, one line "

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 from .articles import Article, LoadFailure, discover, load_file
 from .chunking import Passage, chunk_article, embedding_text
 from .config import Settings
+from .quotes import extract_quotes
 from .store import Store
 
 GROUP_PASSAGES = 128     # passages embedded and written together (one Chroma add per group)
@@ -159,6 +160,7 @@ def sync(paths: list[Path], store: Store, embedder, settings: Settings, *, prune
                     yield art
 
         written = embed_and_write(changed(), store, embedder, settings, progress)
+        index_missing_quotes(store)
         for aid in written:
             title, path = about[aid]
             report.changes.append({"change": "updated" if aid in known else "added", "id": aid,
@@ -193,7 +195,7 @@ def reindex(store: Store, embedder, settings: Settings,
         stored = (r.article for r in store.iter_records(status="ready", with_text=True,
                                                          page=REINDEX_PAGE))
         counts = embed_and_write(stored, store, embedder, settings, progress, manifest=False)
-        store.finish_reindex(counts)
+        store.finish_reindex(counts)   # quotations keep pointing at the same passage ids
     return {"articles": len(counts), "passages": sum(counts.values()),
             "embed_model": embedder.name, "embed_backend": embedder.backend}
 
@@ -204,6 +206,25 @@ _END = object()
 class _ReaderFailed:
     def __init__(self, error: BaseException):
         self.error = error
+
+
+def index_missing_quotes(store: Store) -> int:
+    """Index the quotations of ready articles that have none indexed: articles stored before
+    the quote index existed, or a backfill a crash cut short. Unchanged stores write nothing."""
+    missing = {r.article.id for r in store.iter_records(status="ready")} - store.quotes.indexed_ids()
+    done = 0
+    for batch in _chunks(sorted(missing), REINDEX_PAGE):
+        records = [r for r in (store.get_record(aid) for aid in batch) if r]
+        store.quotes.replace([(r.article, extract_quotes(r.article.text),
+                               [h.passage for h in store.iter_passages({"article_id": r.article.id})])
+                              for r in records])
+        done += len(batch)
+    return done
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def embed_and_write(articles: Iterable[Article], store: Store, embedder, settings: Settings,
@@ -228,12 +249,13 @@ def embed_and_write(articles: Iterable[Article], store: Store, embedder, setting
 
     def read() -> None:
         try:
-            group: list[tuple[Article, list[Passage]]] = []
+            group: list[tuple[Article, list[Passage], list]] = []
             size = 0
             for art in articles:
                 passages = chunk_article(art, embedder.count_tokens, embedder.token_offsets,
                                          settings.chunk_tokens, settings.chunk_overlap)
-                group.append((art, passages))
+                # quotations are extracted here, in the reader thread, beside the chunking
+                group.append((art, passages, extract_quotes(art.text) if manifest else []))
                 size += len(passages)
                 chunked[0] += len(passages)
                 if size >= GROUP_PASSAGES:
@@ -255,8 +277,8 @@ def embed_and_write(articles: Iterable[Article], store: Store, embedder, setting
             if isinstance(item, _ReaderFailed):
                 raise item.error
             _write_group(item, store, embedder, manifest)
-            written.update((art.id, len(passages)) for art, passages in item)
-            done += sum(len(passages) for _, passages in item)
+            written.update((art.id, len(passages)) for art, passages, _ in item)
+            done += sum(len(passages) for _, passages, _ in item)
             if progress:
                 progress(done, chunked[0])
     finally:
@@ -265,14 +287,15 @@ def embed_and_write(articles: Iterable[Article], store: Store, embedder, setting
     return written
 
 
-def _write_group(group: list[tuple[Article, list[Passage]]], store: Store, embedder,
+def _write_group(group: list[tuple[Article, list[Passage], list]], store: Store, embedder,
                  manifest: bool) -> None:
-    articles = [art for art, _ in group]
+    articles = [art for art, _, _ in group]
     if manifest:
         store.mark_pending_many(articles)
         store.delete_passages_many([art.id for art in articles])
-    rows = [(art, p) for art, passages in group for p in passages]
+    rows = [(art, p) for art, passages, _ in group for p in passages]
     vectors = embedder.embed_texts([embedding_text(a.title, p.text) for a, p in rows]) if rows else []
     store.add_passage_rows([(a, p, v) for (a, p), v in zip(rows, vectors, strict=True)])
     if manifest:
-        store.mark_ready_many([(art, len(passages)) for art, passages in group])
+        store.quotes.replace([(art, quotes, passages) for art, passages, quotes in group])
+        store.mark_ready_many([(art, len(passages)) for art, passages, _ in group])

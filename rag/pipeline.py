@@ -154,6 +154,12 @@ class Pipeline:
                 notice = fallback_notice(exc, unusable=True)
             except LLMUnavailable as exc:     # down, unreachable, failing or too slow
                 notice = fallback_notice(exc, unusable=False)
+        # "What did X say about Y?" without a model: X's own quotations from every article, when
+        # the quote index has some on Y (a model, when configured, writes from passages instead)
+        from .quotes.answer import answer_from_quotes
+        quoted = answer_from_quotes(standalone, self.store.quotes, self.embedder, filters)
+        if quoted is not None:
+            return replace(quoted, question=question, standalone_question=standalone, notice=notice)
         answer = answer_question(standalone, search, self.article_text, self.sentences,
                                  max_units=self.settings.answer_sentences,
                                  refuse_below=self.settings.refuse_below)
@@ -165,6 +171,17 @@ class Pipeline:
         topic = clean_question(topic)
         hits = self.retriever.search(topic, TIMELINE_PASSAGES, filters)
         return build_timeline(topic, hits, self.article_text, self.sentences, period)
+
+    # -- who said what -------------------------------------------------------------------
+    def quotes_by(self, name: str, about: str | None = None, filters: Filters = Filters(),
+                  limit: int | None = None):
+        """(person, quotations) of one speaker across the archive, oldest first."""
+        from .quotes.people import quotes_by
+        return quotes_by(self.store.quotes, self.embedder, name, about, filters, limit)
+
+    def people(self, about: str | None = None):
+        from .quotes.people import people_in
+        return people_in(self.store.quotes, self.embedder, about)
 
     def summarize(self, ids: list[str], sentences: int | None = None):
         """Cited summary of one article, or one summary across several (cached)."""

@@ -77,6 +77,7 @@ class Store:
         self.passages = None      # chromadb Collection
         self.articles = None      # chromadb Collection (manifest)
         self._vector_store = None  # llama-index ChromaVectorStore over `passages`, when first used
+        self._quotes = None        # rag.quotes.index.QuoteIndex, when first used
 
     # -- opening -------------------------------------------------------------------------
     def open(self, check_signature: bool = True) -> "Store":
@@ -210,8 +211,17 @@ class Store:
 
     def delete_article(self, article_id: str) -> None:
         self.delete_passages_many([article_id])
+        self.quotes.delete_many([article_id])
         self.articles.delete(ids=[article_id])
         self._written()
+
+    # -- quotes (their own collections and protocol: rag/quotes/index.py) -----------------
+    @property
+    def quotes(self):
+        if self._quotes is None:
+            from .quotes.index import QuoteIndex
+            self._quotes = QuoteIndex(self)
+        return self._quotes
 
     # -- passages ------------------------------------------------------------------------
     def delete_passages_many(self, article_ids: list[str]) -> None:
@@ -331,5 +341,5 @@ def consistency_problems(store: Store) -> list[str]:
     for aid, rec in records.items():
         if rec.status == "ready" and rec.passages and aid not in counts:
             problems.append(f"article {aid}: manifest says {rec.passages} passages, store has 0")
-    return problems
+    return problems + store.quotes.problems()
 

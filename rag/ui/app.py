@@ -5,7 +5,7 @@ import gradio as gr
 
 from .. import render
 from ..users import Users
-from . import chat, conversations, library, status, timeline
+from . import chat, conversations, library, people, status, timeline
 from .common import bind
 
 TITLE = "News archive assistant"
@@ -28,6 +28,8 @@ def build_ui(pipeline) -> gr.Blocks:
             s = library.summaries_tab(pipeline)
         with gr.Tab("Timeline"):
             timeline.tab(pipeline)
+        with gr.Tab("People"):
+            people.tab(pipeline)
         with gr.Tab("Status"):
             st = status.tab(pipeline)
         # Order matches library.after_change's return value.
