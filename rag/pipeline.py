@@ -112,10 +112,7 @@ class Pipeline:
         """The configured generative backend, or None for extractive answers (the default)."""
         if self._llm is None and self.settings.llm:
             from .generate import make_llm
-            try:
-                self._llm = make_llm(self.settings)
-            except ValueError as exc:        # make_llm's errors name the RAG_LLM* setting
-                raise InputError(str(exc)) from None
+            self._llm = make_llm(self.settings)     # InputError naming the RAG_LLM* setting
         return self._llm
 
     def ask(self, question: str, *, k: int | None = None, filters: Filters = Filters(),
@@ -125,10 +122,7 @@ class Pipeline:
         `on_token(text)` receives generated tokens as they stream (generative mode only).
         """
         question = clean_question(question)
-        try:
-            turns = parse_history(history)
-        except ValueError as exc:            # parse_history's errors name the bad turn
-            raise InputError(str(exc)) from None
+        turns = parse_history(history)               # InputError naming the bad turn
         standalone = standalone_question(question, turns)
         topic = story_topic(standalone)
         if topic:        # "How did the X story develop?" is answered by X's timeline
@@ -141,8 +135,8 @@ class Pipeline:
         notice = None
         llm = self.llm
         if llm is not None:
-            from .generate import (LLMUnavailable, UnusableReply, condense_question,
-                                   generate_answer)
+            from .errors import LLMUnavailable, UnusableReply
+            from .generate import condense_question, generate_answer
             try:
                 if turns:
                     standalone = condense_question(llm, question, turns, self.settings)
