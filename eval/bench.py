@@ -344,5 +344,7 @@ def human_summary(r: dict) -> str:
     lines += [f"  {'MET ' if t['met'] else 'MISS'} {k} = {json.dumps(t['value'])} "
               f"(target {t['target']})" for k, t in r["targets"].items()]
     lines.append(f"int8 default: {int8_default_verdict(r)}")
+    if "quotes" in r:
+        lines.append(f"quote index: {json.dumps(r['quotes'])}")
     lines += [f"note: {n}" for n in r["notes"]]
     return "\n".join(lines)

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from rag.config import Settings
 
-from .common import offline
+from .common import BBC_FILE, offline
 
-BBC = "bbc-news-summary/bbc_news_summary.jsonl"
 EXTRACTION_TARGET = 0.25
 SPEAKER_QUESTIONS = [
     "What did Michael Howard say about immigration?", "What did Tony Blair say about Iraq?",
@@ -56,7 +55,7 @@ def run_quote_bench(settings: Settings, articles: int = 300, rounds: int = 3, lo
 
     log = log or (lambda msg: print(f"[bench-quotes] {msg}", file=sys.stderr, flush=True))
     offline()
-    data = settings.data / BBC
+    data = settings.data / BBC_FILE
     every = load_file(data)[0]
     sample = [a for a in every if a.category in ("business", "politics")][:articles]
     embedder = make_embedder(settings).load()

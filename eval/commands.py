@@ -33,9 +33,17 @@ def cmd_eval(args, pipeline) -> int:
 
 def cmd_bench(args, settings) -> int:
     """Throughput, latency and memory figures; builds its own stores in a temporary folder."""
+    import json
+
     from .bench import human_summary, run_bench
-    result = run_bench(settings, report_dir=Path(args.report) if args.report else None,
-                       sizes=args.sizes)
+    from .bench_quotes import run_quote_bench
+    result = run_bench(settings, sizes=args.sizes)
+    if not args.no_quotes:
+        result["quotes"] = run_quote_bench(settings)
+    if args.report:
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     args.emit(result, human_summary)
     return 0
 
@@ -54,3 +62,5 @@ def register(command) -> None:
     p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
                    default=[1000, 10000, 100000], help="store sizes in passages (default "
                    "1000,10000,100000)")
+    p.add_argument("--no-quotes", action="store_true",
+                   help="skip the quote-index figures (extraction share, speaker questions)")
