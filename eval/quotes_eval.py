@@ -1,4 +1,4 @@
-"""Attribution eval for the quote extractor: `python eval/quotes_eval.py [--data DIR] [--json]`.
+"""Attribution eval for the quote extractor: `python -m eval.quotes_eval [--data DIR] [--json]`.
 
 Reads eval/cases/quotes.yaml (cases written by reading the articles) and the articles it names
 (the seed from corpus/, BBC articles from RAG_DATA), runs `rag.quotes.extract_quotes` on each
@@ -23,8 +23,11 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "eval" / "cases" / "quotes.yaml"
+from rag.articles import load_file
+
+from .common import CASES_DIR, ROOT
+
+CASES = CASES_DIR / "quotes.yaml"
 COVERED = 0.6
 
 
@@ -47,8 +50,6 @@ class Outcome:
 
 def load_articles(spec: dict, data: Path) -> dict[str, str]:
     """article key ("seed" or a dataset id) -> cleaned text, for the articles the cases name."""
-    sys.path.insert(0, str(ROOT))
-    from rag.articles import load_file
     wanted = {c["article"] for c in spec["said"] + spec["not_said"]}
     texts: dict[str, str] = {}
     if "seed" in wanted:
@@ -92,7 +93,6 @@ def run(data: Path, extract=None, subset: str | None = None) -> Outcome:
     """Score the extractor on every case, or on one `set` ("heldout": the cases written after
     the rules were settled; "tuning": the ones the rules were developed against)."""
     if extract is None:
-        sys.path.insert(0, str(ROOT))
         from rag.quotes import extract_quotes as extract
     spec = yaml.safe_load(CASES.read_text(encoding="utf-8"))
     if subset:
