@@ -125,3 +125,17 @@ def test_a_titled_name_is_a_surname():
     assert find_person("Mr Wang", people).name == "Wang Yi"      # family name said first
     with pytest.raises(AmbiguousSpeaker):
         find_person("Howard", people)
+
+
+def test_reported_clause_after_an_appositive_and_after_a_coordinating_and():
+    """"X, the mayor of Y, said CLAUSE" reports CLAUSE (not "X, the mayor of Y" said by "the
+    council approved ..."); "A asked about B, and X said CLAUSE" reports CLAUSE, not A's part."""
+    text = ("Ilse Brandvik, the mayor of Velmora, said the council approved a new tram depot "
+            "costing 12 million euros.\n\n"
+            "Residents of Velmora asked about noise, and Ms Brandvik said the depot would be "
+            "quiet at night.\n")
+    found = quotes_of(text)
+    assert [q.text for q in found] == [
+        "the council approved a new tram depot costing 12 million euros",
+        "the depot would be quiet at night"]
+    assert {q.speaker for q in found} == {"Ilse Brandvik"}

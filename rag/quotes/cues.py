@@ -117,14 +117,18 @@ def aux_only(head: str, phrase: str) -> bool:
     return rest.startswith(phrase) and all(w.lower() in AUX for w in rest[len(phrase):].split())
 
 
+INVERTED_SUBJECT_WORDS = 8
+
+
 def inverted_subject(after: str) -> str | None:
     """"Sergey Lavrov, Russian Minister ..." -> "Sergey Lavrov"; "a company spokeswoman." ->
     "a company spokeswoman"; "Chinese Foreign Minister Wang Yi." -> the whole phrase."""
     head = re.split(r"[,.;:\n]|\s(?:in|on|at|during|after|before|when|while|who|as|yesterday|"
                     r"today|last|this|earlier|from|to|of)\s", after + " ", maxsplit=1)[0].strip()
-    words = head.split()[:7]
-    if not words:
-        return None
+    words = head.split()
+    if not words or len(words) > INVERTED_SUBJECT_WORDS:   # a clause ("said the council
+        return None                                         # approved ..."), not who spoke
+    words = words[:7]
     if words[0].lower() in PRONOUN_SUBJECTS:
         return words[0]
     return " ".join(words)

@@ -18,6 +18,7 @@ _TRAILING_INVERTED = re.compile(r",\s*(said|says|added|adds|warned|argued|insist
                                 r"noted|continued|concluded|stressed)\s+((?:[A-Z]|an?\s|the\s)"
                                 r"(?:(?!\bthat\b)[^,;]){1,60})\.?\s*$")
 _CUE_GROUP = re.compile(rf"\b({VERBS})\b")
+_COORDINATED = re.compile(r"(?:and|but|or|while|whereas|as|so)\s", re.I)
 
 
 def reported_speech(text: str, narrative: str, sentences, spans) -> list[tuple[int, int, Attribution]]:
@@ -41,6 +42,8 @@ def reported_speech(text: str, narrative: str, sentences, spans) -> list[tuple[i
             continue
         # "CLAUSE, X said." (the clause has no quotation of its own)
         m = _TRAILING.search(sent)
+        if m and _COORDINATED.match(m.group(1)):
+            m = None      # "..., and X said CLAUSE": X reports what follows, not what precedes
         if m and m.start() > 20 and not has_quote(narrative, s, e, spans):
             phrase = words_before(narrative, s + m.start(2), s + m.start() + 1)
             if phrase:
