@@ -318,6 +318,19 @@ def hit_from_node(node, similarity: float) -> PassageHit:
     return hit_from_row(node.node_id, node.get_content(), node.metadata, cosine)
 
 
+def rows_without_ready_article(counts: dict[str, int], records: dict, rows: str) -> list[str]:
+    """The rule every per-article collection keeps: rows only for ready articles of the
+    manifest. `counts` is rows per article id, `records` the manifest by id."""
+    problems = []
+    for aid, n in counts.items():
+        rec = records.get(aid)
+        if rec is None:
+            problems.append(f"{n} orphaned {rows} of unknown article {aid}")
+        elif rec.status != "ready":
+            problems.append(f"article {aid} is {rec.status} but has {n} {rows}")
+    return problems
+
+
 def consistency_problems(store: Store) -> list[str]:
     """Invariants a healthy store keeps (used by tests and `python -m rag check`)."""
     problems: list[str] = []
@@ -330,13 +343,10 @@ def consistency_problems(store: Store) -> list[str]:
             problems.append(f"duplicate passage id {pid}")
         seen.add(pid)
         counts[hit.passage.article_id] = counts.get(hit.passage.article_id, 0) + 1
+    problems += rows_without_ready_article(counts, records, "passages")
     for aid, n in counts.items():
         rec = records.get(aid)
-        if rec is None:
-            problems.append(f"{n} orphaned passages of unknown article {aid}")
-        elif rec.status != "ready":
-            problems.append(f"article {aid} is {rec.status} but has {n} passages")
-        elif rec.passages != n:
+        if rec is not None and rec.status == "ready" and rec.passages != n:
             problems.append(f"article {aid}: manifest says {rec.passages} passages, store has {n}")
     for aid, rec in records.items():
         if rec.status == "ready" and rec.passages and aid not in counts:

@@ -195,6 +195,7 @@ class QuoteIndex:
     def problems(self) -> list[str]:
         """Every quotation belongs to a ready article and is exactly its text[start:end]; every
         ready article has a marker whose count matches its rows; no marker without an article."""
+        from ..store import rows_without_ready_article
         problems: list[str] = []
         records = {r.article.id: r for r in self.store.records(status=None)}
         _, markers = self._open()
@@ -213,12 +214,7 @@ class QuoteIndex:
             text = texts[q.article_id]
             if text is None or text[q.start:q.end] != q.quote:
                 problems.append(f"quotation {q.id}: not the text at {q.start}-{q.end} of its article")
-        for aid, n in counts.items():
-            rec = records.get(aid)
-            if rec is None:
-                problems.append(f"{n} orphaned quotations of unknown article {aid}")
-            elif rec.status != "ready":
-                problems.append(f"article {aid} is {rec.status} but has {n} quotations")
+        problems += rows_without_ready_article(counts, records, "quotations")
         for aid, n in marked.items():
             if aid not in records:
                 problems.append(f"quote index marks unknown article {aid}")
