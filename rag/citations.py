@@ -32,6 +32,15 @@ class Citation:
             "passage_id": self.passage_id,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Citation":
+        """A citation from its `to_dict()` form; other keys (a saved citation's status or
+        content hash, a quotation's speaker) are ignored. `n` defaults to 1 (a lone mark)."""
+        return cls(**{"n": 1, **{k: v for k, v in d.items() if k in _FIELDS}})
+
+
+_FIELDS = frozenset(Citation.__dataclass_fields__)
+
 
 def citation_of(unit, n: int) -> Citation:
     """The citation [n] of an answer unit (any object with .hit, .start, .end, .text): its

@@ -59,7 +59,6 @@ STALE_NOTES = {"edited": "This article was edited after the answer: the quote is
                          "it was cited.",
                "deleted": "This article was deleted after the answer: the quote is shown as "
                           "it was cited."}
-_CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
 
 
 def citation_card(c: Citation, article_text: str | None, turn: int = 1,
@@ -100,7 +99,7 @@ def sources_panel(turns: list[dict], article_text_of) -> str:
         return '<div class="cite-empty">Cited passages appear here.</div>'
     parts = []
     for t in reversed(turns):
-        cards = [citation_card(Citation(**{k: v for k, v in c.items() if k in _CITATION_FIELDS}),
+        cards = [citation_card(Citation.from_dict(c),
                                article_text_of(c["article_id"]), t["turn"],
                                c.get("status", "current"))
                  for c in t["citations"]]

@@ -46,7 +46,7 @@ class Summary:
     @classmethod
     def from_dict(cls, d: dict) -> "Summary":
         return cls(tuple(d["ids"]), d["summary"], tuple(d["sentences"]),
-                   tuple(Citation(**c) for c in d["citations"]), d["mode"], d.get("cached", False),
+                   tuple(Citation.from_dict(c) for c in d["citations"]), d["mode"], d.get("cached", False),
                    d.get("notice"))
 
 

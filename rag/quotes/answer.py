@@ -4,7 +4,6 @@ article, oldest first, each cited [n] with its date. None when the index has not
 from __future__ import annotations
 
 from ..answer import Answer, speaker_of
-from ..citations import Citation
 from ..followup import topic_of
 from .people import AmbiguousSpeaker, on_topic, order_oldest_first, quotes_by
 
@@ -40,9 +39,7 @@ def answer_from_quotes(question: str, index, embedder, filters=None) -> Answer |
         quotes, support = quotes[-MAX_QUOTES:], 1.0
     citations, parts, sentences = [], [], []
     for n, q in enumerate(quotes, start=1):
-        citations.append(Citation(n=n, article_id=q.article_id, title=q.title,
-                                  published=q.published, source=q.source, url=q.url,
-                                  quote=q.quote, start=q.start, end=q.end))
+        citations.append(q.citation(n))
         when = (q.published or "")[:10] or "undated"
         line = f"{when}, {person.name} ({q.cue or 'said'}): “{q.quote}” [{n}]"
         parts.append(line)

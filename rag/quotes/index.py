@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..articles import Article
+from ..citations import Citation
 from .extract import Quote
 
 QUOTES = "quotes"
@@ -46,6 +47,12 @@ class StoredQuote:
     published_key: int
     source: str | None
     url: str | None
+
+    def citation(self, n: int) -> Citation:
+        """The quotation as citation [n]: its exact span of the article."""
+        return Citation(n=n, article_id=self.article_id, title=self.title,
+                        published=self.published, source=self.source, url=self.url,
+                        quote=self.quote, start=self.start, end=self.end)
 
     def to_dict(self) -> dict:
         return {"speaker": self.speaker, "quote": self.quote, "cue": self.cue,

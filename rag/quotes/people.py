@@ -133,6 +133,11 @@ def order_oldest_first(quotes: list[StoredQuote]) -> list[StoredQuote]:
                                          q.start))
 
 
+def lexical_share(terms: set[str], q: StoredQuote) -> float:
+    """The share of the topic's content words found in the quotation or its sentence."""
+    return len(terms & set(content_terms(q.quote + " " + q.context))) / len(terms) if terms else 0.0
+
+
 def on_topic(topic: str, quotes: list[StoredQuote], vectors: dict[str, list[float]],
              topic_vector) -> list[tuple[StoredQuote, float]]:
     """(quotation, score) of the quotations on `topic`, by the rule in the module docstring."""
@@ -141,8 +146,7 @@ def on_topic(topic: str, quotes: list[StoredQuote], vectors: dict[str, list[floa
     tv = tv / (np.linalg.norm(tv) or 1.0)
     kept = []
     for q in quotes:
-        found = set(content_terms(q.quote + " " + q.context))
-        lexical = len(terms & found) / len(terms) if terms else 0.0
+        lexical = lexical_share(terms, q)
         v = vectors.get(q.id)
         dense = 0.0
         if v is not None:
@@ -161,9 +165,7 @@ def people_in(index, embedder=None, about: str | None = None) -> list[Person]:
     terms = set(content_terms(about))
     rows = []
     for q in index.iter_quotes(where={"speaker": {"$ne": ""}}):
-        lexical = len(terms & set(content_terms(q.quote + " " + q.context))) / len(terms) \
-            if terms else 0.0
-        if lexical >= ABOUT_LEXICAL_MIN or nearest.get(q.id, -1.0) >= ABOUT_DENSE_MIN:
+        if lexical_share(terms, q) >= ABOUT_LEXICAL_MIN or nearest.get(q.id, -1.0) >= ABOUT_DENSE_MIN:
             rows.append((q.speaker, q.speaker_label or "", q.role or "", q.source or "",
                          q.published_key, q.published or ""))
     return build_people(rows)

@@ -91,10 +91,7 @@ def open_quote(pipeline, quotes: list[dict], evt: gr.SelectData) -> str:
     record = pipeline.article(q["article_id"])
     if record is None:
         return render.message_html(f"No article with id {q['article_id']!r}")
-    mark = Citation(n=1, article_id=q["article_id"], title=q["title"], published=q["published"],
-                    source=q["source"], url=q["url"], quote=q["quote"], start=q["start"],
-                    end=q["end"])
-    return render.article_page(record, marks=[mark])
+    return render.article_page(record, marks=[Citation.from_dict(q)])
 
 
 def pick_person(pipeline, rows, evt: gr.SelectData) -> str:
