@@ -13,7 +13,7 @@ from pathlib import Path
 from .answer import Answer, answer_question
 from .config import Settings
 from .embedding import Embedder, SentenceEncoder, make_embedder
-from .errors import InputError
+from .errors import InputError, LLMUnavailable, UnusableReply
 from .followup import parse_history, standalone_question
 from .ingest import IngestReport, Progress, sync
 from .policy import fallback_notice
@@ -135,7 +135,6 @@ class Pipeline:
         notice = None
         llm = self.llm
         if llm is not None:
-            from .errors import LLMUnavailable, UnusableReply
             from .generate import condense_question, generate_answer
             try:
                 if turns:
